@@ -1,0 +1,37 @@
+# The two commands for a fresh machine: `make voc-fcn8s` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FCN := $(VENV)/bin/fcn
+MODELS := voc-fcn32s voc-fcn16s voc-fcn8s voc-fcn8s-atonce voc-fcn-alexnet \
+	nyud-fcn32s-color nyud-fcn32s-hha nyud-fcn32s-color-d nyud-fcn32s-color-hha \
+	siftflow-fcn32s siftflow-fcn16s siftflow-fcn8s \
+	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s
+
+.PHONY: install test proto nets bench clean $(MODELS)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+test: install
+	$(PY) -m pytest -q
+
+# Regenerates netspec/caffe_pb2.py from netspec/caffe.proto.
+proto: install
+	$(PY) -m pip install -q -e '.[proto]'
+	$(PY) -m grpc_tools.protoc -Inetspec --python_out=netspec netspec/caffe.proto
+
+# The release's layout: voc-fcn8s/{train,val,deploy,solver}.prototxt, ...
+nets: install
+	$(FCN) nets --out .
+
+$(MODELS): install
+	$(FCN) nets --out . $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""The engine: blobs, the layer registry, every layer type and the Net."""

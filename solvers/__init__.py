@@ -1,0 +1,1 @@
+"""Caffe's solvers: SGD and its relatives, snapshots and restore."""

@@ -1,0 +1,1 @@
+"""The `fcn` command-line tools."""

@@ -1,0 +1,1 @@
+"""Weights: caffemodel and HDF5 I/O, surgery and conversion."""
