@@ -1,0 +1,115 @@
+"""Blob: a float32 array with its gradient, shaped N-D as in Caffe.
+
+`data` and `diff` are plain numpy arrays of the blob's shape. `diff` is made
+(zero-filled) on first use, so a forward-only pass never holds gradients.
+Reshaping keeps the arrays when the shape is unchanged, which is what lets a
+net run image after image of one size without allocating.
+"""
+import numpy as np
+
+from netspec.errors import FCNError
+
+# Refuse a single blob larger than this before asking numpy for it.
+MAX_BLOB_BYTES = 16 << 30
+
+
+class Blob:
+    def __init__(self, shape=(), name=""):
+        self.name = name
+        self.shape = ()
+        self._data = None
+        self._diff = None
+        self.reshape(shape)
+
+    def reshape(self, *shape):
+        shape = tuple(int(d) for d in (shape[0] if len(shape) == 1 and not np.isscalar(shape[0]) else shape))
+        if any(d < 0 for d in shape):
+            raise FCNError(f"blob {self.name!r}: negative dimension in shape {list(shape)}")
+        if shape == self.shape and self._data is not None:
+            return
+        nbytes = 4 * int(np.prod(shape, dtype=np.int64))
+        if nbytes > MAX_BLOB_BYTES:
+            raise FCNError(f"blob {self.name!r}: shape {list(shape)} needs {nbytes / 2**30:.1f} GiB, "
+                           f"more than the {MAX_BLOB_BYTES >> 30} GiB a blob may take")
+        self.shape = shape
+        self._data = None
+        self._diff = None
+
+    def reshape_like(self, other):
+        self.reshape(other.shape)
+
+    @property
+    def count(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def num_axes(self):
+        return len(self.shape)
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = np.zeros(self.shape, np.float32)
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        value = np.asarray(value)
+        if value.shape != self.shape:
+            raise FCNError(f"blob {self.name!r}: cannot set data of shape {list(value.shape)} "
+                           f"into shape {list(self.shape)}")
+        if value.dtype != np.float32:
+            value = value.astype(np.float32)
+        self._data = value
+
+    @property
+    def diff(self):
+        if self._diff is None:
+            self._diff = np.zeros(self.shape, np.float32)
+        return self._diff
+
+    @diff.setter
+    def diff(self, value):
+        value = np.asarray(value)
+        if value.shape != self.shape:
+            raise FCNError(f"blob {self.name!r}: cannot set diff of shape {list(value.shape)} "
+                           f"into shape {list(self.shape)}")
+        self._diff = value if value.dtype == np.float32 else value.astype(np.float32)
+
+    @property
+    def has_diff(self):
+        return self._diff is not None
+
+    def share_data(self, other):
+        """Hold the same data array as `other` (Caffe's ShareData)."""
+        self.shape = other.shape
+        self._data = other.data
+
+    def share_diff(self, other):
+        self._diff = other.diff
+
+    def release(self):
+        """Drop the arrays; the shape stays, and they come back (zeroed) on use."""
+        self._data = None
+        self._diff = None
+
+    def canonical_axis(self, axis):
+        n = len(self.shape)
+        if not -n <= axis < max(n, 1):
+            raise FCNError(f"blob {self.name!r}: axis {axis} out of range for shape {list(self.shape)}")
+        return axis + n if axis < 0 else axis
+
+    # pycaffe's legacy accessors
+    def _legacy(self, index):
+        if len(self.shape) > 4:
+            raise FCNError(f"blob {self.name!r}: legacy accessors need at most 4 axes")
+        axis = index - (4 - len(self.shape))
+        return 1 if axis < 0 else self.shape[axis]
+
+    num = property(lambda self: self._legacy(0))
+    channels = property(lambda self: self._legacy(1))
+    height = property(lambda self: self._legacy(2))
+    width = property(lambda self: self._legacy(3))
+
+    def __repr__(self):
+        return f"Blob({self.name!r}, {list(self.shape)})"

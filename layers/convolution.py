@@ -1,0 +1,220 @@
+"""Convolution and Deconvolution (its transpose), as im2col + GEMM.
+
+Weights are (out, in/group, kh, kw) for Convolution and (in, out/group, kh,
+kw) for Deconvolution, as in Caffe. Deconvolution runs Convolution's
+backward-data pass forward, and its forward pass backward.
+"""
+import numpy as np
+
+from layers.base import Layer, register
+from layers.blob import Blob
+from layers.fillers import fill
+from layers.im2col import WORKSPACE, col2im, im2col
+
+
+class ConvGeometry:
+    """Kernel, stride, pad and dilation of a 2-D convolution_param."""
+
+    def __init__(self, layer, p):
+        def pair(values, single_h, single_w, default, what):
+            if p.HasField(single_h) or p.HasField(single_w):
+                if len(values):
+                    raise layer.error(f"give {what} or {single_h}/{single_w}, not both")
+                return getattr(p, single_h), getattr(p, single_w)
+            values = list(values) or [default]
+            if len(values) == 1:
+                return values[0], values[0]
+            if len(values) == 2:
+                return tuple(values)
+            raise layer.error(f"{what} has {len(values)} values; 2-D convolution takes 1 or 2")
+
+        if not len(p.kernel_size) and not (p.HasField("kernel_h") and p.HasField("kernel_w")):
+            raise layer.error("kernel_size (or kernel_h and kernel_w) is required")
+        self.kh, self.kw = pair(p.kernel_size, "kernel_h", "kernel_w", None, "kernel_size")
+        self.sh, self.sw = pair(p.stride, "stride_h", "stride_w", 1, "stride")
+        self.ph, self.pw = pair(p.pad, "pad_h", "pad_w", 0, "pad")
+        dilation = list(p.dilation) or [1]
+        if len(dilation) > 2:
+            raise layer.error(f"dilation has {len(dilation)} values; 2-D convolution takes 1 or 2")
+        self.dh, self.dw = (dilation * 2)[:2] if len(dilation) == 1 else dilation
+        if min(self.kh, self.kw) <= 0 or min(self.sh, self.sw) <= 0 or min(self.dh, self.dw) <= 0:
+            raise layer.error("kernel, stride and dilation must be positive")
+        self.pointwise = (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw) == (1, 1, 1, 1, 0, 0)
+
+    def conv_out(self, h, w):
+        eh = self.dh * (self.kh - 1) + 1
+        ew = self.dw * (self.kw - 1) + 1
+        return (h + 2 * self.ph - eh) // self.sh + 1, (w + 2 * self.pw - ew) // self.sw + 1
+
+    def deconv_out(self, h, w):
+        eh = self.dh * (self.kh - 1) + 1
+        ew = self.dw * (self.kw - 1) + 1
+        return self.sh * (h - 1) + eh - 2 * self.ph, self.sw * (w - 1) + ew - 2 * self.pw
+
+    def im2col(self, image, out_hw):
+        """The col matrix of one (C, H, W) image, in the shared workspace."""
+        c = image.shape[0]
+        oh, ow = out_hw
+        if self.pointwise:
+            return image.reshape(c, oh * ow)
+        col = WORKSPACE.get(c * self.kh * self.kw, oh * ow)
+        im2col(image, self.kh, self.kw, self.ph, self.pw, self.sh, self.sw, self.dh, self.dw, oh, ow, col)
+        return col
+
+    def col2im(self, col, image, out_hw):
+        oh, ow = out_hw
+        if self.pointwise:
+            image.reshape(col.shape)[...] = col
+            return
+        col2im(col, self.kh, self.kw, self.ph, self.pw, self.sh, self.sw, self.dh, self.dw, oh, ow, image)
+
+
+class _ConvBase(Layer):
+    transposed = False
+
+    def setup(self, bottom, top):
+        p = self.param.convolution_param
+        if bottom[0].num_axes != 4:
+            raise self.error(f"needs 4-D (N, C, H, W) input, got {self.shapes_text(bottom)}")
+        if p.axis not in (1, -3):
+            raise self.error("only axis 1 (channels) is supported")
+        self.geometry = ConvGeometry(self, p)
+        if not p.HasField("num_output") or p.num_output == 0:
+            raise self.error("num_output must be given and positive")
+        self.num_output = p.num_output
+        self.group = p.group
+        channels = bottom[0].shape[1]
+        self.channels = channels
+        if self.group <= 0 or channels % self.group or self.num_output % self.group:
+            raise self.error(f"group {self.group} must divide both the {channels} input channels "
+                             f"and num_output {self.num_output}")
+        g = self.geometry
+        if self.transposed:
+            weight_shape = (channels, self.num_output // self.group, g.kh, g.kw)
+        else:
+            weight_shape = (self.num_output, channels // self.group, g.kh, g.kw)
+        rng = np.random.default_rng()
+        weight = Blob(weight_shape, name=f"{self.name}/0")
+        filler = p.weight_filler if p.HasField("weight_filler") else None
+        weight.data = fill(filler, weight_shape, rng) if filler else np.zeros(weight_shape, np.float32)
+        self.blobs = [weight]
+        self.bias_term = p.bias_term
+        if self.bias_term:
+            bias = Blob((self.num_output,), name=f"{self.name}/1")
+            if p.HasField("bias_filler"):
+                bias.data = fill(p.bias_filler, (self.num_output,), rng)
+            self.blobs.append(bias)
+
+    def reshape(self, bottom, top):
+        for b in bottom:
+            if b.num_axes != 4 or b.shape[1] != self.channels:
+                raise self.error(f"input must be (N, {self.channels}, H, W) as at setup, got {self.shapes_text(bottom)}")
+        g = self.geometry
+        for b, t in zip(bottom, top):
+            n, _, h, w = b.shape
+            oh, ow = g.deconv_out(h, w) if self.transposed else g.conv_out(h, w)
+            if oh <= 0 or ow <= 0:
+                raise self.error(f"input {b.name} {list(b.shape)} is too small for a "
+                                 f"{g.kh}x{g.kw} kernel with pad {g.ph},{g.pw}: output would be {oh}x{ow}")
+            t.reshape(n, self.num_output, oh, ow)
+
+    # One group's weight as a 2-D matrix and its slices of channels.
+    def _weights(self):
+        w = self.blobs[0].data
+        return w.reshape(self.group, w.shape[0] // self.group, -1)
+
+    def _weight_diffs(self):
+        d = self.blobs[0].diff
+        return d.reshape(self.group, d.shape[0] // self.group, -1)
+
+    def _conv_forward(self, image, out, w):
+        """out (M, oh*ow) = W (M, C*kh*kw) @ col, group by group."""
+        col = self.geometry.im2col(image, out.shape[1:])
+        out2 = out.reshape(self.group, out.shape[0] // self.group, -1)
+        col3 = col.reshape(self.group, col.shape[0] // self.group, -1)
+        for k in range(self.group):
+            np.matmul(w[k], col3[k], out=out2[k])
+
+    def _conv_backward_data(self, out_diff, image_diff, w):
+        """image_diff = col2im(W^T @ out_diff)."""
+        g = self.geometry
+        c = image_diff.shape[0]
+        oh, ow = out_diff.shape[1:]
+        col = WORKSPACE.get(c * g.kh * g.kw, oh * ow) if not g.pointwise else image_diff.reshape(c, oh * ow)
+        od = out_diff.reshape(self.group, out_diff.shape[0] // self.group, -1)
+        col3 = col.reshape(self.group, col.shape[0] // self.group, -1)
+        for k in range(self.group):
+            np.matmul(w[k].T, od[k], out=col3[k])
+        if not g.pointwise:
+            g.col2im(col, image_diff, (oh, ow))
+
+    def _conv_weight_grad(self, image, out_diff, wd):
+        """wd += out_diff @ col^T."""
+        g = self.geometry
+        col = g.im2col(image, out_diff.shape[1:])
+        od = out_diff.reshape(self.group, out_diff.shape[0] // self.group, -1)
+        col3 = col.reshape(self.group, col.shape[0] // self.group, -1)
+        for k in range(self.group):
+            wd[k] += od[k] @ col3[k].T
+
+
+@register("Convolution")
+class Convolution(_ConvBase):
+    bottoms = (1, None)
+    tops = (1, None)
+
+    def forward(self, bottom, top):
+        w = self._weights()
+        for b, t in zip(bottom, top):
+            out = t.data
+            for n in range(b.shape[0]):
+                self._conv_forward(b.data[n], out[n], w)
+            if self.bias_term:
+                out += self.blobs[1].data.reshape(1, -1, 1, 1)
+
+    def backward(self, top, propagate_down, bottom):
+        w = self._weights()
+        for t, b, down in zip(top, bottom, propagate_down):
+            diff = t.diff
+            if self.bias_term and self.param_propagate_down[1]:
+                self.blobs[1].diff += diff.sum(axis=(0, 2, 3))
+            if self.param_propagate_down[0]:
+                wd = self._weight_diffs()
+                for n in range(b.shape[0]):
+                    self._conv_weight_grad(b.data[n], diff[n], wd)
+            if down:
+                bd = b.diff
+                for n in range(b.shape[0]):
+                    self._conv_backward_data(diff[n], bd[n], w)
+
+
+@register("Deconvolution")
+class Deconvolution(_ConvBase):
+    bottoms = (1, None)
+    tops = (1, None)
+    transposed = True
+
+    def forward(self, bottom, top):
+        w = self._weights()
+        for b, t in zip(bottom, top):
+            out = t.data
+            for n in range(b.shape[0]):
+                self._conv_backward_data(b.data[n], out[n], w)
+            if self.bias_term:
+                out += self.blobs[1].data.reshape(1, -1, 1, 1)
+
+    def backward(self, top, propagate_down, bottom):
+        w = self._weights()
+        for t, b, down in zip(top, bottom, propagate_down):
+            diff = t.diff
+            if self.bias_term and self.param_propagate_down[1]:
+                self.blobs[1].diff += diff.sum(axis=(0, 2, 3))
+            if self.param_propagate_down[0]:
+                wd = self._weight_diffs()
+                for n in range(b.shape[0]):
+                    # The roles swap: top's col against bottom as the output.
+                    self._conv_weight_grad(diff[n], b.data[n], wd)
+            if down:
+                bd = b.diff
+                for n in range(b.shape[0]):
+                    self._conv_forward(diff[n], bd[n], w)

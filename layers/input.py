@@ -1,0 +1,104 @@
+"""Layers that bring data in: Input (filled by the caller) and HDF5Data."""
+import h5py
+import numpy as np
+
+from layers.base import Layer, register
+
+
+@register("Input")
+class Input(Layer):
+    bottoms = (0, 0)
+    tops = (1, None)
+
+    def setup(self, bottom, top):
+        shapes = self.param.input_param.shape
+        if len(shapes) not in (0, 1, len(top)):
+            raise self.error(f"gives {len(shapes)} shapes for {len(top)} tops; give none, one, or one per top")
+        for i, blob in enumerate(top):
+            if len(shapes):
+                blob.reshape(list(shapes[0 if len(shapes) == 1 else i].dim))
+
+    def reshape(self, bottom, top):
+        """The caller reshapes Input tops; nothing to do here, as in Caffe."""
+
+    def forward(self, bottom, top):
+        pass
+
+
+@register("HDF5Data")
+class HDF5Data(Layer):
+    """Rows of the datasets named by the tops, batch by batch, file by file,
+    wrapping around at the end, as Caffe's HDF5DataLayer reads them."""
+    bottoms = (0, 0)
+    tops = (1, None)
+
+    def setup(self, bottom, top):
+        p = self.param.hdf5_data_param
+        if not p.source:
+            raise self.error("hdf5_data_param.source (a text file listing .h5 files) is required")
+        try:
+            with open(p.source) as f:
+                self.files = [line.strip() for line in f if line.strip()]
+        except OSError as err:
+            raise self.error(f"cannot read source {p.source}: {err.strerror}") from None
+        if not self.files:
+            raise self.error(f"source {p.source} lists no HDF5 files")
+        if p.batch_size <= 0:
+            raise self.error("batch_size must be positive")
+        self.batch_size = p.batch_size
+        self.shuffle = p.shuffle
+        self.rng = np.random.default_rng()
+        self.file_order = list(range(len(self.files)))
+        self.names = [blob.name for blob in top]
+        self.current_file = 0
+        self._load(self.file_order[0])
+        for blob, array in zip(top, self.arrays):
+            blob.reshape((self.batch_size,) + array.shape[1:])
+
+    def _load(self, index):
+        path = self.files[index]
+        try:
+            with h5py.File(path, "r") as f:
+                arrays = []
+                for name in self.names:
+                    if name not in f:
+                        raise self.error(f"{path} has no dataset {name!r}")
+                    arrays.append(np.asarray(f[name], dtype=np.float32))
+        except OSError as err:
+            raise self.error(f"cannot read HDF5 file {path}: {err}") from None
+        rows = {a.shape[0] for a in arrays}
+        if len(rows) != 1:
+            raise self.error(f"{path}: datasets {self.names} have different row counts {sorted(rows)}")
+        self.arrays = arrays
+        self.rows = list(range(arrays[0].shape[0]))
+        if self.shuffle:
+            self.rng.shuffle(self.rows)
+        self.current_row = 0
+
+    def reshape(self, bottom, top):
+        for blob, array in zip(top, self.arrays):
+            blob.reshape((self.batch_size,) + array.shape[1:])
+
+    def forward(self, bottom, top):
+        for i in range(self.batch_size):
+            if self.current_row == len(self.rows):
+                self.current_file += 1
+                if self.current_file == len(self.files):
+                    self.current_file = 0
+                    if self.shuffle:
+                        self.rng.shuffle(self.file_order)
+                if len(self.files) > 1:
+                    self._load(self.file_order[self.current_file])
+                else:
+                    self.current_row = 0
+                    if self.shuffle:
+                        self.rng.shuffle(self.rows)
+            row = self.rows[self.current_row]
+            for blob, array in zip(top, self.arrays):
+                blob.data[i] = array[row]
+            self.current_row += 1
+
+    def rewind(self):
+        """Back to the first row of the first file, where a restored Caffe starts."""
+        self.current_file = 0
+        self._load(self.file_order[0])

@@ -1,0 +1,305 @@
+"""The Net: layers wired by blob name and run forward and backward.
+
+Built from a NetParameter for a phase as Caffe's Net::Init builds it: layers
+filtered by include/exclude rules, Split layers inserted where one blob feeds
+several layers, in-place layers sharing their blob, which layers need
+backward, and learnable blobs shared by ParamSpec name.
+"""
+from collections import OrderedDict, defaultdict
+
+import numpy as np
+
+from netspec import caffe_pb2
+from netspec.errors import FCNError
+from layers.base import create_layer
+from layers.blob import Blob
+import layers.registry  # noqa: F401  (registers every layer type)
+
+TRAIN, TEST = caffe_pb2.TRAIN, caffe_pb2.TEST
+
+
+def phase_value(phase):
+    if isinstance(phase, str):
+        try:
+            return {"TRAIN": TRAIN, "TEST": TEST}[phase.upper()]
+        except KeyError:
+            raise FCNError(f"phase must be TRAIN or TEST, not {phase!r}") from None
+    return phase
+
+
+def _rule_met(state, rule):
+    if rule.HasField("phase") and rule.phase != state.phase:
+        return False
+    if rule.HasField("min_level") and state.level < rule.min_level:
+        return False
+    if rule.HasField("max_level") and state.level > rule.max_level:
+        return False
+    stages = set(state.stage)
+    return all(s in stages for s in rule.stage) and not any(s in stages for s in rule.not_stage)
+
+
+def filter_net(net, state):
+    """The layers of `net` that `state` includes, as Caffe's FilterNet."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net)
+    out.ClearField("layer")
+    for layer in net.layer:
+        if len(layer.include) and len(layer.exclude):
+            raise FCNError(f"layer {layer.name!r}: give include or exclude rules, not both")
+        keep = any(_rule_met(state, r) for r in layer.include) if len(layer.include) else True
+        if any(_rule_met(state, r) for r in layer.exclude):
+            keep = False
+        if keep:
+            out.layer.add().CopyFrom(layer)
+    return out
+
+
+def split_blob_name(layer, blob, index, k):
+    return f"{blob}_{layer}_{index}_split_{k}"
+
+
+def insert_splits(net):
+    """Give every blob read by several layers (or read and weighed as a loss)
+    its own Split layer, so that each reader gets a copy whose gradient the
+    split sums: Caffe's InsertSplits, with Caffe's names."""
+    last_top = {}
+    source = {}
+    readers = defaultdict(int)
+    loss_weight = {}
+    for i, layer in enumerate(net.layer):
+        for j, bottom in enumerate(layer.bottom):
+            if bottom not in last_top:
+                raise FCNError(f"layer {layer.name!r} ({layer.type}): bottom {bottom!r} is not produced "
+                               "by any layer before it")
+            source[i, j] = last_top[bottom]
+            readers[last_top[bottom]] += 1
+        for j, top in enumerate(layer.top):
+            last_top[top] = (i, j)
+        for j in range(min(len(layer.loss_weight), len(layer.top))):
+            index = last_top[layer.top[j]]
+            loss_weight[index] = layer.loss_weight[j]
+            if layer.loss_weight[j]:
+                readers[index] += 1
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net)
+    out.ClearField("layer")
+    taken = defaultdict(int)
+    for i, layer in enumerate(net.layer):
+        new = out.layer.add()
+        new.CopyFrom(layer)
+        for j, bottom in enumerate(layer.bottom):
+            index = source[i, j]
+            if readers[index] > 1:
+                producer = net.layer[index[0]].name
+                new.bottom[j] = split_blob_name(producer, bottom, index[1], taken[index])
+                taken[index] += 1
+        for j, top in enumerate(layer.top):
+            count = readers[i, j]
+            if count > 1:
+                weight = loss_weight.get((i, j), 0)
+                split = out.layer.add(name=f"{top}_{layer.name}_{j}_split", type="Split")
+                split.bottom.append(top)
+                for k in range(count):
+                    split.top.append(split_blob_name(layer.name, top, j, k))
+                    if weight:
+                        split.loss_weight.append(weight if k == 0 else 0)
+                if weight:
+                    new.ClearField("loss_weight")
+                    taken[i, j] += 1
+    return out
+
+
+class Net:
+    """A Caffe net for one phase. `blobs` and `params` are as in pycaffe."""
+
+    def __init__(self, net_param, phase=TEST, stages=(), level=0, source="<net>"):
+        phase = phase_value(phase)
+        self.source = source
+        state = caffe_pb2.NetState(phase=phase, level=level)
+        state.stage.extend(stages)
+        if net_param.HasField("state"):
+            state.MergeFrom(net_param.state)
+            state.phase = phase
+        self.phase = phase
+        self.name = net_param.name
+        self.param = insert_splits(filter_net(net_param, state))
+        self.layers = []
+        self.layer_names = []
+        self.blobs = OrderedDict()
+        self.bottom_vecs, self.top_vecs = [], []
+        self.bottom_need_backward, self.layer_need_backward = [], []
+        self.inputs = []
+        self._build()
+        self._plan_backward(self.param.force_backward)
+        self._share_params()
+
+    # -- building -------------------------------------------------------
+    def _build(self):
+        need_backward = {}
+        for param in self.param.layer:
+            if not param.name:
+                raise FCNError(f"{self.source}: a {param.type or 'typeless'} layer has no name")
+            if param.name in self.layer_names:
+                raise FCNError(f"{self.source}: two layers are named {param.name!r}")
+            if param.propagate_down and len(param.propagate_down) != len(param.bottom):
+                raise FCNError(f"layer {param.name!r}: propagate_down has {len(param.propagate_down)} "
+                               f"values for {len(param.bottom)} bottoms")
+            layer = create_layer(param, self.phase)
+            bottom, bottom_back = [], []
+            for j, name in enumerate(param.bottom):
+                blob = self.blobs[name]
+                bottom.append(blob)
+                wanted = need_backward[name]
+                if len(param.propagate_down):
+                    wanted = param.propagate_down[j]
+                bottom_back.append(wanted)
+            top = []
+            for j, name in enumerate(param.top):
+                if j < len(param.bottom) and param.bottom[j] == name:
+                    top.append(self.blobs[name])       # in place
+                    continue
+                if name in self.blobs:
+                    raise FCNError(f"layer {param.name!r} ({param.type}): top {name!r} is already "
+                                   "produced by another layer")
+                blob = Blob(name=name)
+                self.blobs[name] = blob
+                top.append(blob)
+                if param.type == "Input":
+                    self.inputs.append(name)
+            layer.check_counts(bottom, top)
+            layer.setup(bottom, top)
+            layer.reshape(bottom, top)
+            self._set_loss_weights(layer, top)
+            layer.param_propagate_down = []
+            specs = list(param.param)
+            for k in range(len(layer.blobs)):
+                lr = specs[k].lr_mult if k < len(specs) else 1.0
+                layer.param_propagate_down.append(lr != 0)
+            back = any(bottom_back) or any(layer.param_propagate_down)
+            for blob in top:
+                need_backward[blob.name] = back or need_backward.get(blob.name, False) and blob in bottom
+            self.layers.append(layer)
+            self.layer_names.append(param.name)
+            self.bottom_vecs.append(bottom)
+            self.top_vecs.append(top)
+            self.bottom_need_backward.append(bottom_back)
+            self.layer_need_backward.append(back)
+
+    def _set_loss_weights(self, layer, top):
+        weights = list(layer.param.loss_weight)
+        if weights and len(weights) != len(top):
+            raise layer.error(f"loss_weight has {len(weights)} values for {len(top)} tops")
+        if not weights and layer.is_loss:
+            weights = [1.0] + [0.0] * (len(top) - 1)
+        layer.loss_weights = weights or [0.0] * len(top)
+
+    def _plan_backward(self, force_backward):
+        """Which layers and bottoms get gradients: Caffe's two passes."""
+        under_loss, skip = set(), set()
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            contributes, skippable = False, True
+            for k, blob in enumerate(self.top_vecs[i]):
+                if layer.loss_weights[k] or blob.name in under_loss:
+                    contributes = True
+                if blob.name not in skip:
+                    skippable = False
+            if self.layer_need_backward[i] and skippable:
+                self.layer_need_backward[i] = False
+                self.bottom_need_backward[i] = [False] * len(self.bottom_vecs[i])
+            if not contributes:
+                self.layer_need_backward[i] = False
+            for j, blob in enumerate(self.bottom_vecs[i]):
+                if contributes:
+                    under_loss.add(blob.name)
+                else:
+                    self.bottom_need_backward[i][j] = False
+                if not self.bottom_need_backward[i][j]:
+                    skip.add(blob.name)
+        if force_backward:
+            for i, layer in enumerate(self.layers):
+                self.layer_need_backward[i] = True
+                self.bottom_need_backward[i] = [
+                    need or layer.allow_force_backward(j) for j, need in enumerate(self.bottom_need_backward[i])]
+                layer.param_propagate_down = [True] * len(layer.blobs)
+
+    def _share_params(self):
+        """Learnable blobs named in ParamSpec are shared: data and diff."""
+        self.params = OrderedDict()
+        self.learnable = []     # (owner blob, lr_mult, decay_mult), one per distinct parameter
+        owners = {}
+        for layer in self.layers:
+            specs = list(layer.param.param)
+            if len(specs) > len(layer.blobs):
+                raise layer.error(f"has {len(specs)} param specs but only {len(layer.blobs)} learnable blobs")
+            for k, blob in enumerate(layer.blobs):
+                spec = specs[k] if k < len(specs) else caffe_pb2.ParamSpec()
+                if spec.name and spec.name in owners:
+                    owner = owners[spec.name]
+                    strict = spec.share_mode != caffe_pb2.ParamSpec.PERMISSIVE
+                    if (strict and owner.shape != blob.shape) or owner.count != blob.count:
+                        raise layer.error(f"shares param {spec.name!r} of shape {list(owner.shape)} "
+                                          f"but its own has shape {list(blob.shape)}")
+                    blob.share_data(owner)
+                    blob.share_diff(owner)
+                    if not strict:
+                        blob._data = owner.data.reshape(blob.shape)
+                        blob._diff = owner.diff.reshape(blob.shape)
+                    continue
+                if spec.name:
+                    owners[spec.name] = blob
+                self.learnable.append((blob, spec.lr_mult, spec.decay_mult, layer.name, k))
+            if layer.blobs:
+                self.params[layer.name] = layer.blobs
+
+    # -- running ----------------------------------------------------------
+    def forward(self, start=None, end=None, **inputs):
+        """Run the layers from `start` to `end` (names); returns {output: data}."""
+        for name, value in inputs.items():
+            blob = self.blobs[name]
+            value = np.asarray(value, np.float32)
+            blob.reshape(value.shape)
+            blob.data[...] = value
+        first = self.layer_names.index(start) if start else 0
+        last = self.layer_names.index(end) if end else len(self.layers) - 1
+        loss = 0.0
+        for i in range(first, last + 1):
+            layer = self.layers[i]
+            bottom, top = self.bottom_vecs[i], self.top_vecs[i]
+            layer.reshape(bottom, top)
+            layer.forward(bottom, top)
+            for k, blob in enumerate(top):
+                if layer.loss_weights[k]:
+                    loss += layer.loss_weights[k] * float(np.sum(blob.data, dtype=np.float64))
+        self.loss = loss
+        return {name: self.blobs[name].data for name in self.outputs}
+
+    def backward(self, start=None, end=None):
+        """Gradients from the loss back through every layer that needs them."""
+        first = self.layer_names.index(start) if start else len(self.layers) - 1
+        last = self.layer_names.index(end) if end else 0
+        for i in range(first, last - 1, -1):
+            if not self.layer_need_backward[i]:
+                continue
+            layer, top = self.layers[i], self.top_vecs[i]
+            for k, blob in enumerate(top):
+                if layer.loss_weights[k]:
+                    blob.diff[...] = layer.loss_weights[k]
+            layer.backward(top, self.bottom_need_backward[i], self.bottom_vecs[i])
+
+    def clear_param_diffs(self):
+        for blob, *_ in self.learnable:
+            blob.diff[...] = 0
+
+    def reshape(self):
+        for layer, bottom, top in zip(self.layers, self.bottom_vecs, self.top_vecs):
+            layer.reshape(bottom, top)
+
+    @property
+    def outputs(self):
+        """Blobs that no layer reads: the net's outputs, as in Caffe."""
+        read = {blob.name for bottom in self.bottom_vecs for blob in bottom}
+        return [name for name in self.blobs if name not in read]
+
+    def layer(self, name):
+        return self.layers[self.layer_names.index(name)]

@@ -1,0 +1,177 @@
+"""Pooling: MAX (with its argmax mask) and AVE, with Caffe's output size.
+
+The output size rounds up (ceil), and with padding the last window must
+start inside the image. MAX windows clip to the image; AVE divides by the
+window's size clipped to the padded image, as Caffe does.
+"""
+import math
+
+import numba
+import numpy as np
+
+from netspec import caffe_pb2
+from layers.base import Layer, register
+
+PP = caffe_pb2.PoolingParameter
+
+
+@numba.njit(parallel=True, cache=True)
+def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask):
+    n, c, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for nc in numba.prange(n * c):
+        i, j = nc // c, nc % c
+        for y in range(oh):
+            y0 = max(y * sh - ph, 0)
+            y1 = min(y * sh - ph + kh, h)
+            for xo in range(ow):
+                x0 = max(xo * sw - pw, 0)
+                x1 = min(xo * sw - pw + kw, w)
+                best = -np.inf
+                where = -1
+                for yy in range(y0, y1):
+                    for xx in range(x0, x1):
+                        v = x[i, j, yy, xx]
+                        if v > best:
+                            best = v
+                            where = yy * w + xx
+                out[i, j, y, xo] = best
+                mask[i, j, y, xo] = where
+
+
+@numba.njit(parallel=True, cache=True)
+def max_pool_backward(dy, mask, dx):
+    n, c, h, w = dx.shape
+    oh, ow = dy.shape[2], dy.shape[3]
+    for nc in numba.prange(n * c):
+        i, j = nc // c, nc % c
+        for yy in range(h):
+            for xx in range(w):
+                dx[i, j, yy, xx] = 0.0
+        for y in range(oh):
+            for xo in range(ow):
+                where = mask[i, j, y, xo]
+                if where >= 0:
+                    dx[i, j, where // w, where % w] += dy[i, j, y, xo]
+
+
+@numba.njit(parallel=True, cache=True)
+def ave_pool(x, kh, kw, sh, sw, ph, pw, out):
+    n, c, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for nc in numba.prange(n * c):
+        i, j = nc // c, nc % c
+        for y in range(oh):
+            y0 = y * sh - ph
+            y1 = min(y0 + kh, h + ph)
+            for xo in range(ow):
+                x0 = xo * sw - pw
+                x1 = min(x0 + kw, w + pw)
+                size = (y1 - y0) * (x1 - x0)
+                total = 0.0
+                for yy in range(max(y0, 0), min(y1, h)):
+                    for xx in range(max(x0, 0), min(x1, w)):
+                        total += x[i, j, yy, xx]
+                out[i, j, y, xo] = total / size
+
+
+@numba.njit(parallel=True, cache=True)
+def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
+    n, c, h, w = dx.shape
+    oh, ow = dy.shape[2], dy.shape[3]
+    for nc in numba.prange(n * c):
+        i, j = nc // c, nc % c
+        for yy in range(h):
+            for xx in range(w):
+                dx[i, j, yy, xx] = 0.0
+        for y in range(oh):
+            y0 = y * sh - ph
+            y1 = min(y0 + kh, h + ph)
+            for xo in range(ow):
+                x0 = xo * sw - pw
+                x1 = min(x0 + kw, w + pw)
+                share = dy[i, j, y, xo] / ((y1 - y0) * (x1 - x0))
+                for yy in range(max(y0, 0), min(y1, h)):
+                    for xx in range(max(x0, 0), min(x1, w)):
+                        dx[i, j, yy, xx] += share
+
+
+def pooled_size(size, kernel, stride, pad, ceil_mode=True):
+    """Caffe's output size along one axis."""
+    rounding = math.ceil if ceil_mode else math.floor
+    out = int(rounding((size + 2 * pad - kernel) / stride)) + 1
+    if pad and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+@register("Pooling")
+class Pooling(Layer):
+    tops = (1, 2)
+
+    def setup(self, bottom, top):
+        p = self.param.pooling_param
+        self.method = p.pool
+        if self.method == PP.STOCHASTIC:
+            raise self.error("STOCHASTIC pooling is not supported (Caffe runs it on GPU only in practice)")
+        self.global_pooling = p.global_pooling
+        if p.global_pooling:
+            if p.HasField("kernel_size") or p.HasField("kernel_h"):
+                raise self.error("global_pooling takes no kernel size")
+        elif p.HasField("kernel_size") == (p.HasField("kernel_h") or p.HasField("kernel_w")):
+            raise self.error("give kernel_size or kernel_h and kernel_w (one of the two)")
+        elif not p.HasField("kernel_size") and not (p.HasField("kernel_h") and p.HasField("kernel_w")):
+            raise self.error("kernel_h and kernel_w go together")
+        self.kh = p.kernel_h if p.HasField("kernel_h") else p.kernel_size
+        self.kw = p.kernel_w if p.HasField("kernel_w") else p.kernel_size
+        self.ph = p.pad_h if p.HasField("pad_h") else p.pad
+        self.pw = p.pad_w if p.HasField("pad_w") else p.pad
+        self.sh = p.stride_h if p.HasField("stride_h") else p.stride
+        self.sw = p.stride_w if p.HasField("stride_w") else p.stride
+        self.ceil_mode = p.round_mode == PP.CEIL
+        if self.global_pooling and (self.ph or self.pw or self.sh != 1 or self.sw != 1):
+            raise self.error("global_pooling takes pad 0 and stride 1")
+        if not self.global_pooling and (self.kh <= 0 or self.kw <= 0):
+            raise self.error("kernel size must be positive")
+        if self.sh <= 0 or self.sw <= 0:
+            raise self.error("stride must be positive")
+        if (self.ph or self.pw) and (self.ph >= self.kh or self.pw >= self.kw) and not self.global_pooling:
+            raise self.error(f"pad {self.ph},{self.pw} must be smaller than the kernel {self.kh}x{self.kw}")
+        if len(top) == 2 and self.method != PP.MAX:
+            raise self.error("a second top (the argmax mask) needs MAX pooling")
+
+    def reshape(self, bottom, top):
+        x = bottom[0]
+        if x.num_axes != 4:
+            raise self.error(f"needs 4-D (N, C, H, W) input, got {self.shapes_text(bottom)}")
+        n, c, h, w = x.shape
+        if self.global_pooling:
+            self.kh, self.kw = h, w
+        oh = pooled_size(h, self.kh, self.sh, self.ph, self.ceil_mode)
+        ow = pooled_size(w, self.kw, self.sw, self.pw, self.ceil_mode)
+        if oh <= 0 or ow <= 0:
+            raise self.error(f"input {list(x.shape)} is smaller than the {self.kh}x{self.kw} window")
+        for t in top:
+            t.reshape(n, c, oh, ow)
+        if self.method == PP.MAX:
+            if getattr(self, "mask", None) is None or self.mask.shape != (n, c, oh, ow):
+                self.mask = np.empty((n, c, oh, ow), np.int64)
+
+    def forward(self, bottom, top):
+        x = np.ascontiguousarray(bottom[0].data)
+        args = (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw)
+        if self.method == PP.MAX:
+            max_pool(x, *args, top[0].data, self.mask)
+            if len(top) == 2:
+                top[1].data[...] = self.mask
+        else:
+            ave_pool(x, *args, top[0].data)
+
+    def backward(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        dy = np.ascontiguousarray(top[0].diff)
+        if self.method == PP.MAX:
+            max_pool_backward(dy, self.mask, bottom[0].diff)
+        else:
+            ave_pool_backward(dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, bottom[0].diff)

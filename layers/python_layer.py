@@ -1,0 +1,65 @@
+"""Python layers: `python_param { module layer param_str }`.
+
+The published FCN data modules (voc_layers, siftflow_layers, nyud_layers,
+pascalcontext_layers) resolve to this project's implementations; any other
+module is imported from sys.path, and only the module the prototxt names.
+The layer class may subclass our Layer or be any class with setup, reshape,
+forward and backward; it reads `self.param_str` itself (with
+ast.literal_eval: nothing read from a file is ever eval'd here).
+"""
+import importlib
+
+from layers.base import Layer, register
+
+# Published module names -> where their layers live in this project.
+BUILTIN_MODULES = {
+    "voc_layers": "layers.data.voc",
+    "siftflow_layers": "layers.data.siftflow",
+    "nyud_layers": "layers.data.nyud",
+    "pascalcontext_layers": "layers.data.pascalcontext",
+}
+
+# Set to False to refuse every Python layer (files from untrusted sources).
+ALLOW_PYTHON_LAYERS = True
+
+
+@register("Python")
+class Python(Layer):
+    bottoms = (0, None)
+    tops = (0, None)
+
+    def __init__(self, param, phase):
+        super().__init__(param, phase)
+        p = param.python_param
+        if not ALLOW_PYTHON_LAYERS:
+            raise self.error(f"Python layers are refused here (module {p.module!r})")
+        if not p.module or not p.layer:
+            raise self.error("python_param needs both module and layer")
+        module_name = BUILTIN_MODULES.get(p.module, p.module)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise self.error(f"cannot import module {p.module!r}: {err}") from None
+        cls = getattr(module, p.layer, None)
+        if cls is None:
+            raise self.error(f"module {p.module!r} has no layer class {p.layer!r}")
+        impl = cls(param, phase) if isinstance(cls, type) and issubclass(cls, Layer) else cls()
+        impl.param_str = p.param_str
+        impl.phase = phase
+        impl.name = param.name
+        if not hasattr(impl, "blobs"):
+            impl.blobs = []
+        self.impl = impl
+
+    def setup(self, bottom, top):
+        self.impl.setup(bottom, top)
+        self.blobs = self.impl.blobs
+
+    def reshape(self, bottom, top):
+        self.impl.reshape(bottom, top)
+
+    def forward(self, bottom, top):
+        self.impl.forward(bottom, top)
+
+    def backward(self, top, propagate_down, bottom):
+        self.impl.backward(top, propagate_down, bottom)

@@ -1,0 +1,43 @@
+"""BlobProto <-> numpy, including the legacy num/channels/height/width dims."""
+import numpy as np
+
+from netspec import caffe_pb2
+from netspec.errors import FCNError
+
+
+def proto_shape(proto):
+    if proto.HasField("shape"):
+        return tuple(proto.shape.dim)
+    if any(proto.HasField(f) for f in ("num", "channels", "height", "width")):
+        return (proto.num, proto.channels, proto.height, proto.width)
+    return (len(proto.data) or len(proto.double_data),)
+
+
+def legacy_shape(shape):
+    """A shape padded to 4 axes with leading 1s, as Caffe's LegacyShape."""
+    return (1,) * (4 - len(shape)) + tuple(shape) if len(shape) <= 4 else tuple(shape)
+
+
+def shapes_match(target, proto):
+    """Caffe's ShapeEquals: legacy 4-D dims match any shape with the same LegacyShape."""
+    if proto.HasField("shape"):
+        return tuple(target) == tuple(proto.shape.dim)
+    return legacy_shape(target) == legacy_shape(proto_shape(proto))
+
+
+def to_array(proto, where):
+    shape = proto_shape(proto)
+    values = proto.double_data if len(proto.double_data) else proto.data
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(values) != count:
+        raise FCNError(f"{where}: blob of shape {list(shape)} holds {len(values)} values, not {count}")
+    return np.asarray(values, dtype=np.float32).reshape(shape)
+
+
+def to_proto(array, diff=None):
+    proto = caffe_pb2.BlobProto()
+    proto.shape.dim.extend(array.shape)
+    proto.data.extend(np.asarray(array, np.float32).ravel())
+    if diff is not None:
+        proto.diff.extend(np.asarray(diff, np.float32).ravel())
+    return proto
