@@ -19,6 +19,7 @@ class Blob:
         self.shape = ()
         self._data = None
         self._diff = None
+        self.initializer = None
         self.reshape(shape)
 
     def reshape(self, *shape):
@@ -49,8 +50,16 @@ class Blob:
     @property
     def data(self):
         if self._data is None:
-            self._data = np.zeros(self.shape, np.float32)
+            made = self.initializer() if self.initializer else None
+            self._data = np.zeros(self.shape, np.float32) if made is None else made
+            self.initializer = None
         return self._data
+
+    def fill_with(self, make):
+        """Fill on first use with `make()`: nets built only for their shapes
+        (or about to load weights) never allocate their random fillers."""
+        self._data = None
+        self.initializer = make
 
     @data.setter
     def data(self, value):

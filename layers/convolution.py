@@ -95,14 +95,12 @@ class _ConvBase(Layer):
             weight_shape = (self.num_output, channels // self.group, g.kh, g.kw)
         rng = np.random.default_rng()
         weight = Blob(weight_shape, name=f"{self.name}/0")
-        filler = p.weight_filler if p.HasField("weight_filler") else None
-        weight.data = fill(filler, weight_shape, rng) if filler else np.zeros(weight_shape, np.float32)
+        weight.fill_with(lambda: fill(p.weight_filler, weight_shape, rng))
         self.blobs = [weight]
         self.bias_term = p.bias_term
         if self.bias_term:
             bias = Blob((self.num_output,), name=f"{self.name}/1")
-            if p.HasField("bias_filler"):
-                bias.data = fill(p.bias_filler, (self.num_output,), rng)
+            bias.fill_with(lambda: fill(p.bias_filler, (self.num_output,), rng))
             self.blobs.append(bias)
 
     def reshape(self, bottom, top):

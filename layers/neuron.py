@@ -208,7 +208,7 @@ class PReLU(Neuron):
         shape = () if self.shared else (channels,)
         filler = p.filler if p.HasField("filler") else caffe_pb2.FillerParameter(type="constant", value=0.25)
         slope = Blob(shape, name=f"{self.name}/0")
-        slope.data = fill(filler, shape, np.random.default_rng())
+        slope.fill_with(lambda: fill(filler, shape, np.random.default_rng()))
         self.blobs = [slope]
 
     def _slope(self, x):

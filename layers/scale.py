@@ -45,12 +45,11 @@ class Scale(_Broadcast):
             shape = self._param_shape(bottom, p)
             filler = p.filler if p.HasField("filler") else caffe_pb2.FillerParameter(type="constant", value=1)
             self.blobs.append(Blob(shape, name=f"{self.name}/0"))
-            self.blobs[0].data = fill(filler, shape, rng)
+            self.blobs[0].fill_with(lambda: fill(filler, shape, rng))
         if p.bias_term:
             shape = self._param_shape(bottom, p) if len(bottom) == 1 else bottom[1].shape
             bias = Blob(shape, name=f"{self.name}/{len(self.blobs)}")
-            if p.HasField("bias_filler"):
-                bias.data = fill(p.bias_filler, shape, rng)
+            bias.fill_with(lambda: fill(p.bias_filler, shape, rng))
             self.blobs.append(bias)
 
     def _factor(self, bottom):
@@ -97,8 +96,7 @@ class Bias(_Broadcast):
         if len(bottom) == 1:
             shape = self._param_shape(bottom, p)
             bias = Blob(shape, name=f"{self.name}/0")
-            if p.HasField("filler"):
-                bias.data = fill(p.filler, shape, np.random.default_rng())
+            bias.fill_with(lambda: fill(p.filler, shape, np.random.default_rng()))
             self.blobs.append(bias)
 
     def _bias(self, bottom):

@@ -11,7 +11,7 @@ import sys
 
 from netspec.errors import FCNError
 
-COMMANDS = ["nets"]
+COMMANDS = ["nets", "shapes", "compare"]
 
 
 def build_parser():

@@ -1,0 +1,105 @@
+"""Finite-difference gradient checks for one layer, and layer test helpers.
+
+The objective is sum(top * W) for fixed random W (the loss weight for loss
+layers); each checked input element is nudged by +-eps and the central
+difference compared with what backward computed. Float32 engine, so the
+checks use eps 1e-2 (as Caffe's GradientChecker) on inputs kept away from
+kinks by the callers.
+"""
+import numpy as np
+
+from layers.base import create_layer
+from layers.blob import Blob
+from netspec import caffe_pb2, parse_text
+
+
+def make_layer(text, bottoms, phase=caffe_pb2.TRAIN, ntop=1, in_place=False):
+    """A set-up layer from prototxt text and bottom arrays; returns (layer, bottom, top)."""
+    param = parse_text(text, caffe_pb2.LayerParameter())
+    if not param.name:
+        param.name = "layer"
+    layer = create_layer(param, phase)
+    bottom = []
+    for i, array in enumerate(bottoms):
+        blob = Blob(array.shape, name=f"bottom{i}")
+        blob.data = np.array(array, np.float32)
+        bottom.append(blob)
+    top = [bottom[0]] if in_place else [Blob(name=f"top{i}") for i in range(ntop)]
+    layer.check_counts(bottom, top)
+    layer.setup(bottom, top)
+    layer.reshape(bottom, top)
+    layer.param_propagate_down = [True] * len(layer.blobs)
+    return layer, bottom, top
+
+
+def run_forward(text, bottoms, **kwargs):
+    layer, bottom, top = make_layer(text, bottoms, **kwargs)
+    layer.forward(bottom, top)
+    return layer, [t.data.copy() for t in top]
+
+
+def check_gradient(text, bottoms, check=None, phase=caffe_pb2.TRAIN, ntop=1, eps=1e-2, tol=2e-2,
+                   samples=60, seed=0, in_place=False, reseed=None, params=True, top_weights=None):
+    """Analytic against numeric gradients for the bottoms in `check` (default
+    all) and every learnable blob. Raises AssertionError with the worst case."""
+    rng = np.random.default_rng(seed)
+    layer, bottom, top = make_layer(text, bottoms, phase, ntop, in_place)
+    originals = [b.data.copy() for b in bottom]
+    check = range(len(bottom)) if check is None else check
+
+    def objective():
+        if in_place:
+            bottom[0].data[...] = current_input[0]
+        if reseed:
+            reseed(layer)
+        layer.reshape(bottom, top)
+        layer.forward(bottom, top)
+        return sum(float((t.data.astype(np.float64) * w).sum()) for t, w in zip(top, weights))
+
+    current_input = [originals[0].copy()] if in_place else None
+    weights = top_weights or [rng.standard_normal(t.shape) for t in top]
+    objective()
+    for t, w in zip(top, weights):
+        t.diff[...] = w
+    for blob in layer.blobs:
+        blob.diff[...] = 0
+    down = [i in check for i in range(len(bottom))]
+    layer.backward(top, down, bottom)
+    analytic = {("bottom", i): bottom[i].diff.copy() for i in check}
+    if params:
+        analytic.update({("param", k): blob.diff.copy() for k, blob in enumerate(layer.blobs)})
+    worst = (0.0, None)
+    for (kind, index), grad in analytic.items():
+        target = current_input[0] if (in_place and kind == "bottom") else (
+            bottom[index].data if kind == "bottom" else layer.blobs[index].data)
+        flat = target.reshape(-1)
+        picks = rng.choice(flat.size, min(samples, flat.size), replace=False)
+        for p in picks:
+            keep = flat[p]
+            flat[p] = keep + eps
+            up = objective()
+            flat[p] = keep - eps
+            down_value = objective()
+            flat[p] = keep
+            numeric = (up - down_value) / (2 * eps)
+            got = float(grad.reshape(-1)[p])
+            scale = max(abs(numeric), abs(got), 1.0)
+            error = abs(numeric - got) / scale
+            if error > worst[0]:
+                worst = (error, f"{kind} {index} element {p}: analytic {got:.6g}, numeric {numeric:.6g}")
+    assert worst[0] <= tol, f"gradient mismatch ({worst[0]:.3g}): {worst[1]}"
+    return worst[0]
+
+
+def away_from_zero(shape, seed=0, gap=0.05):
+    """Random values with |x| >= gap, so that kinks at 0 stay out of reach of eps."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    return np.where(x >= 0, x + gap, x - gap).astype(np.float32)
+
+
+def distinct(shape, seed=0, spacing=0.1):
+    """Values spaced `spacing` apart in random order: no ties for MAX to break."""
+    rng = np.random.default_rng(seed)
+    count = int(np.prod(shape))
+    return (rng.permutation(count).reshape(shape) * spacing - count * spacing / 2).astype(np.float32)

@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+
+from layers.convolution import Convolution  # noqa: F401  (registers the layer)
+from tests.layers.gradcheck import check_gradient, make_layer, run_forward
+
+
+def naive_conv(x, w, b, stride, pad, dilation, group):
+    n, c, h, wd = x.shape
+    m, cg, kh, kw = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    oh = (h + 2 * pad[0] - (dilation[0] * (kh - 1) + 1)) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
+    out = np.zeros((n, m, oh, ow))
+    per = m // group
+    for o in range(m):
+        g = o // per
+        for y in range(oh):
+            for x_ in range(ow):
+                patch = xp[:, g * cg:(g + 1) * cg,
+                           y * stride[0]:y * stride[0] + dilation[0] * (kh - 1) + 1:dilation[0],
+                           x_ * stride[1]:x_ * stride[1] + dilation[1] * (kw - 1) + 1:dilation[1]]
+                out[:, o, y, x_] = (patch * w[o]).sum(axis=(1, 2, 3)) + (b[o] if b is not None else 0)
+    return out
+
+
+def naive_deconv(x, w, stride, pad, group):
+    """Scatter each input pixel times the kernel: the transpose of convolution."""
+    n, c, h, wd = x.shape
+    _, mg, kh, kw = w.shape
+    m = mg * group
+    full = np.zeros((n, m, stride[0] * (h - 1) + kh, stride[1] * (wd - 1) + kw))
+    per_in = c // group
+    for ci in range(c):
+        g = ci // per_in
+        for y in range(h):
+            for x_ in range(wd):
+                full[:, g * mg:(g + 1) * mg, y * stride[0]:y * stride[0] + kh, x_ * stride[1]:x_ * stride[1] + kw] += \
+                    x[:, ci, y, x_][:, None, None, None] * w[ci][None]
+    return full[:, :, pad[0]:full.shape[2] - pad[0], pad[1]:full.shape[3] - pad[1]]
+
+
+CONV_CASES = [
+    ("kernel_size: 3", (1, 1), (0, 0), (1, 1), 1, (2, 3, 7, 6), 4),
+    ("kernel_size: 3 pad: 1 stride: 2", (2, 2), (1, 1), (1, 1), 1, (1, 4, 9, 8), 6),
+    ("kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 1 stride_h: 1 stride_w: 3", (1, 3), (2, 1), (1, 1), 1, (1, 2, 6, 9), 2),
+    ("kernel_size: 3 dilation: 2 pad: 2 group: 2", (1, 1), (2, 2), (2, 2), 2, (1, 4, 8, 8), 6),
+    ("kernel_size: 1", (1, 1), (0, 0), (1, 1), 1, (2, 5, 4, 3), 3),
+]
+
+
+@pytest.mark.parametrize("spec,stride,pad,dilation,group,shape,nout", CONV_CASES)
+def test_convolution_forward_matches_naive(spec, stride, pad, dilation, group, shape, nout):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    text = (f'type: "Convolution" convolution_param {{ num_output: {nout} {spec} '
+            'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }')
+    layer, (out,) = run_forward(text, [x])
+    w, b = layer.blobs[0].data, layer.blobs[1].data
+    np.testing.assert_allclose(out, naive_conv(x, w, b, stride, pad, dilation, group), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("spec,stride,pad,dilation,group,shape,nout", CONV_CASES)
+def test_convolution_gradient(spec, stride, pad, dilation, group, shape, nout):
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    check_gradient(f'type: "Convolution" convolution_param {{ num_output: {nout} {spec} '
+                   'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x])
+
+
+DECONV_CASES = [("kernel_size: 4 stride: 2", (2, 2), (0, 0), 1, (1, 3, 4, 5), 3),
+                ("kernel_size: 3 stride: 2 pad: 1 group: 3", (2, 2), (1, 1), 3, (2, 3, 3, 4), 6),
+                ("kernel_size: 16 stride: 8 bias_term: false", (8, 8), (0, 0), 1, (1, 2, 2, 3), 2)]
+
+
+@pytest.mark.parametrize("spec,stride,pad,group,shape,nout", DECONV_CASES)
+def test_deconvolution_forward_matches_scatter(spec, stride, pad, group, shape, nout):
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    layer, (out,) = run_forward(f'type: "Deconvolution" convolution_param {{ num_output: {nout} {spec} '
+                                'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x])
+    expected = naive_deconv(x, layer.blobs[0].data, stride, pad, group)
+    if len(layer.blobs) == 2:
+        expected = expected + layer.blobs[1].data.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("spec,stride,pad,group,shape,nout", DECONV_CASES)
+def test_deconvolution_gradient(spec, stride, pad, group, shape, nout):
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    check_gradient(f'type: "Deconvolution" convolution_param {{ num_output: {nout} {spec} '
+                   'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x], samples=40)
+
+
+def test_deconvolution_is_adjoint_of_convolution():
+    """<conv(x), y> == <x, deconv(y)> with the same (bias-free) kernel."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 3, 10, 8)).astype(np.float32)
+    spec = "kernel_size: 4 stride: 2 pad: 1 bias_term: false"
+    conv, (cx,) = run_forward(f'type: "Convolution" convolution_param {{ num_output: 5 {spec} '
+                              'weight_filler { type: "gaussian" } }', [x])
+    y = rng.standard_normal(cx.shape).astype(np.float32)
+    deconv, bottom, top = make_layer(f'type: "Deconvolution" convolution_param {{ num_output: 3 {spec} }}', [y])
+    deconv.blobs[0].data[...] = conv.blobs[0].data
+    deconv.forward(bottom, top)
+    assert top[0].shape == x.shape
+    np.testing.assert_allclose((cx.astype(np.float64) * y).sum(), (x.astype(np.float64) * top[0].data).sum(),
+                               rtol=1e-4)
+
+
+def test_group_must_divide_channels():
+    from netspec import FCNError
+    x = np.zeros((1, 3, 4, 4), np.float32)
+    with pytest.raises(FCNError, match="group 2 must divide"):
+        make_layer('name: "c" type: "Convolution" convolution_param { num_output: 4 kernel_size: 1 group: 2 }', [x])
+
+
+def test_too_small_input_names_layer_and_shape():
+    from netspec import FCNError
+    x = np.zeros((1, 1, 2, 2), np.float32)
+    with pytest.raises(FCNError, match=r"'c'.*\[1, 1, 2, 2\].*too small"):
+        make_layer('name: "c" type: "Convolution" convolution_param { num_output: 1 kernel_size: 5 }', [x])

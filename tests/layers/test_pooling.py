@@ -1,0 +1,64 @@
+import math
+
+import numpy as np
+import pytest
+
+from layers.pooling import pooled_size
+from tests.layers.gradcheck import check_gradient, distinct, run_forward
+
+
+def naive_pool(x, k, s, p, method):
+    """Caffe's pooling written out: ceil rounding, last window inside, AVE over the padded window."""
+    n, c, h, w = x.shape
+    oh, ow = (math.ceil((d + 2 * p - k) / s) + 1 for d in (h, w))
+    if p:
+        oh -= (oh - 1) * s >= h + p
+        ow -= (ow - 1) * s >= w + p
+    out = np.zeros((n, c, oh, ow))
+    for y in range(oh):
+        for xo in range(ow):
+            y0, x0 = y * s - p, xo * s - p
+            y1, x1 = min(y0 + k, h + p), min(x0 + k, w + p)
+            window = x[:, :, max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
+            if method == "MAX":
+                out[:, :, y, xo] = window.max(axis=(2, 3))
+            else:
+                out[:, :, y, xo] = window.sum(axis=(2, 3)) / ((y1 - y0) * (x1 - x0))
+    return out
+
+
+CASES = [(2, 2, 0, (1, 2, 7, 6)), (3, 2, 0, (2, 1, 9, 8)), (3, 2, 1, (1, 2, 6, 7)), (3, 1, 1, (1, 1, 5, 5)),
+         (2, 3, 1, (1, 1, 8, 10))]
+
+
+@pytest.mark.parametrize("method", ["MAX", "AVE"])
+@pytest.mark.parametrize("k,s,p,shape", CASES)
+def test_forward_matches_naive(method, k, s, p, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    _, (out,) = run_forward(f'type: "Pooling" pooling_param {{ pool: {method} kernel_size: {k} stride: {s} pad: {p} }}', [x])
+    np.testing.assert_allclose(out, naive_pool(x.astype(np.float64), k, s, p, method), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["MAX", "AVE"])
+@pytest.mark.parametrize("k,s,p,shape", CASES)
+def test_gradient(method, k, s, p, shape):
+    check_gradient(f'type: "Pooling" pooling_param {{ pool: {method} kernel_size: {k} stride: {s} pad: {p} }}',
+                   [distinct(shape)], eps=1e-2)
+
+
+def test_output_size_rounds_up():
+    assert pooled_size(7, 2, 2, 0) == 4        # ceil((7 - 2) / 2) + 1
+    assert pooled_size(6, 3, 2, 1) == 4        # the 4th window starts inside the image
+    assert pooled_size(5, 2, 2, 1) == 3        # the 4th would start in the padding: dropped
+    assert pooled_size(7, 2, 2, 0, ceil_mode=False) == 3
+
+
+def test_global_and_mask_top():
+    x = distinct((2, 3, 4, 5))
+    _, (out,) = run_forward('type: "Pooling" pooling_param { pool: AVE global_pooling: true }', [x])
+    np.testing.assert_allclose(out[:, :, 0, 0], x.mean(axis=(2, 3)), rtol=1e-5)
+    _, (out, mask) = run_forward('type: "Pooling" top: "a" top: "b" pooling_param { pool: MAX kernel_size: 2 stride: 2 }',
+                                 [x], ntop=2)
+    flat = x.reshape(2, 3, -1)
+    picked = np.take_along_axis(flat, mask.reshape(2, 3, -1).astype(int), axis=2)
+    np.testing.assert_array_equal(picked.reshape(out.shape), out)

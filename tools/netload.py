@@ -1,0 +1,64 @@
+"""Building a Net from what a user names on the command line."""
+import os
+
+from netspec import caffe_pb2, fcn_models, read_net
+from netspec.errors import FCNError
+from layers.net import Net
+from weights.caffemodel import copy_weights
+
+# Python data-layer tops that hold one channel; every other image top has three.
+ONE_CHANNEL_TOPS = {"label", "sem", "geo", "depth"}
+
+
+def load_net_param(model):
+    """A prototxt path, or the name of a published model (its val/test net)."""
+    if not os.path.exists(model) and model in fcn_models.MODELS:
+        return fcn_models.net(model, fcn_models.splits(model)[1]), model
+    return read_net(model), model
+
+
+def parse_inputs(specs):
+    """['data=1,3,500,500', ...] -> {'data': (1, 3, 500, 500)}."""
+    shapes = {}
+    for spec in specs or []:
+        name, _, dims = spec.partition("=")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            raise FCNError(f"--input {spec!r}: expected NAME=D1,D2,... with whole numbers") from None
+        if not name or not shapes[name] or min(shapes[name]) <= 0:
+            raise FCNError(f"--input {spec!r}: expected NAME=D1,D2,... with positive dims")
+    return shapes
+
+
+def with_inputs(net_param, size, shapes):
+    """Python data layers replaced by Input layers of the same tops, shaped
+    1 x C x H x W (C from ONE_CHANNEL_TOPS, else 3) unless `shapes` says."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    h, w = size
+    for layer in out.layer:
+        if layer.type != "Python" or len(layer.bottom):
+            continue
+        tops, name = list(layer.top), layer.name
+        layer.Clear()
+        layer.name, layer.type = name, "Input"
+        layer.top.extend(tops)
+        for top in tops:
+            dims = shapes.get(top) or (1, 1 if top in ONE_CHANNEL_TOPS else 3, h, w)
+            layer.input_param.shape.add().dim.extend(dims)
+    for layer in out.layer:
+        if layer.type == "Input":
+            for top, shape in zip(layer.top, layer.input_param.shape):
+                if top in shapes:
+                    shape.ClearField("dim")
+                    shape.dim.extend(shapes[top])
+    return out
+
+
+def build_net(model, phase="TEST", weights=None):
+    net_param, source = load_net_param(model)
+    net = Net(net_param, phase, source=source)
+    if weights:
+        copy_weights(net, weights)
+    return net
