@@ -123,6 +123,9 @@ class Net:
         self.phase = phase
         self.name = net_param.name
         self.param = insert_splits(filter_net(net_param, state))
+        for layer in self.param.layer:
+            if not layer.HasField("phase"):
+                layer.phase = phase   # as Caffe: a layer inherits the net's phase
         self.layers = []
         self.layer_names = []
         self.blobs = OrderedDict()

@@ -1,0 +1,146 @@
+"""Net semantics: rules, splits, in-place, backward planning, sharing, errors."""
+import numpy as np
+import pytest
+
+from layers.net import Net, insert_splits
+from netspec import FCNError, caffe_pb2, parse_text
+
+
+def net_from(text, phase="TRAIN", **kwargs):
+    return Net(parse_text(text, caffe_pb2.NetParameter()), phase, **kwargs)
+
+
+INPUT = 'layer { name: "data" type: "Input" top: "data" top: "label" ' \
+        'input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } shape { dim: 2 dim: 1 dim: 4 dim: 4 } } }'
+CONV = 'layer {{ name: "{name}" type: "Convolution" bottom: "{bottom}" top: "{top}" {extra} ' \
+       'convolution_param {{ num_output: 3 kernel_size: 1 weight_filler {{ type: "gaussian" }} }} }}'
+LOSS = 'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "%s" bottom: "label" top: "loss" }'
+
+
+def test_include_exclude_by_phase_stage_level():
+    text = INPUT + """
+      layer { name: "a" type: "ReLU" bottom: "data" top: "a" include { phase: TRAIN } }
+      layer { name: "b" type: "ReLU" bottom: "data" top: "b" exclude { phase: TRAIN } }
+      layer { name: "c" type: "ReLU" bottom: "data" top: "c" include { stage: "deep" } }
+      layer { name: "d" type: "ReLU" bottom: "data" top: "d" include { min_level: 2 } }"""
+    assert net_from(text, "TRAIN").layer_names == ["data", "a"]   # one reader: no split
+    assert net_from(text, "TEST").layer_names == ["data", "b"]
+    assert "c" in net_from(text, "TEST", stages=["deep"]).layer_names
+    assert "d" in net_from(text, "TEST", level=3).layer_names
+
+
+def test_splits_are_named_as_caffe_and_sum_gradients():
+    text = INPUT + CONV.format(name="c1", bottom="data", top="c1", extra="") + """
+      layer { name: "r" type: "ReLU" bottom: "c1" top: "c1" }
+      layer { name: "e" type: "Eltwise" bottom: "c1" bottom: "c1" top: "e" }""" + LOSS % "e"
+    net = net_from(text)
+    assert "c1_r_0_split" in net.layer_names
+    assert net.param.layer[net.layer_names.index("e")].bottom[:] == ["c1_r_0_split_0", "c1_r_0_split_1"]
+    rng = np.random.default_rng(0)
+    net.blobs["data"].data[...] = rng.standard_normal((2, 3, 4, 4))
+    net.blobs["label"].data[...] = rng.integers(0, 3, (2, 1, 4, 4))
+    net.forward()
+    net.backward()
+    # e = c1 + c1, so the gradient reaching c1 is twice e's.
+    relu = net.blobs["c1"].data > 0
+    np.testing.assert_allclose(net.blobs["c1"].diff, 2 * net.blobs["e"].diff * relu, rtol=1e-6)
+
+
+def test_loss_weighted_blob_read_again_gets_split_with_weight():
+    text = INPUT + """
+      layer { name: "l" type: "EuclideanLoss" bottom: "data" bottom: "data" top: "l" }
+      layer { name: "p" type: "Power" bottom: "l" top: "p" loss_weight: 1 }"""
+    split = insert_splits(parse_text(text, caffe_pb2.NetParameter()))
+    names = [l.name for l in split.layer]
+    assert "data_data_0_split" in names
+
+
+def test_in_place_shares_blob_and_backward_planning():
+    text = INPUT + CONV.format(name="frozen", bottom="data", top="f", extra="param { lr_mult: 0 } param { lr_mult: 0 }") + \
+        'layer { name: "relu" type: "ReLU" bottom: "f" top: "f" }' + \
+        CONV.format(name="learned", bottom="f", top="g", extra="") + LOSS % "g"
+    net = net_from(text)
+    need = dict(zip(net.layer_names, net.layer_need_backward))
+    assert need == {"data": False, "frozen": False, "relu": False, "learned": True, "loss": True}
+    assert net.bottom_need_backward[net.layer_names.index("learned")] == [False]
+    assert [b.name for b in net.top_vecs[net.layer_names.index("relu")]] == ["f"]
+    forced = Net(parse_text("force_backward: true " + text, caffe_pb2.NetParameter()), "TRAIN")
+    assert all(forced.layer_need_backward)
+    loss_index = forced.layer_names.index("loss")
+    assert forced.bottom_need_backward[loss_index] == [True, False]   # never into labels
+
+
+def test_layers_not_reaching_a_loss_skip_backward():
+    text = INPUT + CONV.format(name="side", bottom="data", top="s", extra="") + \
+        CONV.format(name="main", bottom="data", top="m", extra="") + LOSS % "m"
+    net = net_from(text)
+    assert net.layer_need_backward[net.layer_names.index("side")] is False
+    assert net.outputs == ["s", "loss"]
+
+
+def test_parameter_sharing_by_name():
+    shared = 'param { name: "w" } param { name: "b" }'
+    text = INPUT + CONV.format(name="c1", bottom="data", top="c1", extra=shared) + \
+        CONV.format(name="c2", bottom="data", top="c2", extra=shared) + \
+        'layer { name: "sum" type: "Eltwise" bottom: "c1" bottom: "c2" top: "s" }' + LOSS % "s"
+    net = net_from(text)
+    assert net.params["c1"][0].data is net.params["c2"][0].data
+    assert len(net.learnable) == 2
+    rng = np.random.default_rng(1)
+    net.blobs["data"].data[...] = rng.standard_normal((2, 3, 4, 4))
+    net.blobs["label"].data[...] = rng.integers(0, 3, (2, 1, 4, 4))
+    net.forward()
+    np.testing.assert_array_equal(net.blobs["c1"].data, net.blobs["c2"].data)
+    net.clear_param_diffs()
+    net.backward()
+    # Both uses accumulate into the one diff: twice the gradient of one use.
+    single = net_from(INPUT + CONV.format(name="c1", bottom="data", top="c1", extra="") +
+                      'layer { name: "sum" type: "Eltwise" bottom: "c1" bottom: "c1" top: "s" }' + LOSS % "s")
+    single.params["c1"][0].data[...] = net.params["c1"][0].data
+    single.params["c1"][1].data[...] = net.params["c1"][1].data
+    single.forward(data=net.blobs["data"].data, label=net.blobs["label"].data)
+    single.clear_param_diffs()
+    single.backward()
+    np.testing.assert_allclose(net.params["c1"][0].diff, single.params["c1"][0].diff, rtol=1e-5)
+
+
+def test_loss_weight_scales_loss_and_gradient():
+    base = INPUT + CONV.format(name="c", bottom="data", top="c", extra="")
+    plain = net_from(base + LOSS % "c")
+    weighted = net_from(base + LOSS.replace('top: "loss"', 'top: "loss" loss_weight: 3') % "c")
+    weighted.params["c"][0].data[...] = plain.params["c"][0].data
+    rng = np.random.default_rng(2)
+    feed = dict(data=rng.standard_normal((2, 3, 4, 4)), label=rng.integers(0, 3, (2, 1, 4, 4)))
+    for net in (plain, weighted):
+        net.forward(**feed)
+        net.clear_param_diffs()
+        net.backward()
+    assert weighted.loss == pytest.approx(3 * plain.loss, rel=1e-6)
+    np.testing.assert_allclose(weighted.params["c"][0].diff, 3 * plain.params["c"][0].diff, rtol=1e-5)
+
+
+def test_reshape_on_every_forward():
+    net = net_from(INPUT + CONV.format(name="c", bottom="data", top="c", extra=""), "TEST")
+    out = net.forward(data=np.ones((1, 3, 7, 5), np.float32))
+    assert out["c"].shape == (1, 3, 7, 5)
+
+
+def test_layer_phase_is_inherited():
+    net = net_from(INPUT, "TEST")
+    assert all(layer.phase == caffe_pb2.TEST for layer in net.param.layer)
+
+
+@pytest.mark.parametrize("text,message", [
+    (INPUT + 'layer { name: "x" type: "Bogus" bottom: "data" top: "x" }', "unknown type 'Bogus'.*Convolution"),
+    (INPUT + 'layer { name: "x" type: "ReLU" bottom: "nothing" top: "x" }', "bottom 'nothing' is not produced"),
+    (INPUT + 'layer { name: "x" type: "ReLU" bottom: "data" top: "label" }', "top 'label' is already produced"),
+    (INPUT + 'layer { name: "data" type: "ReLU" bottom: "data" top: "y" }', "two layers are named 'data'"),
+    (INPUT + 'layer { name: "e" type: "Eltwise" bottom: "data" bottom: "label" top: "e" }',
+     r"'e' \(Eltwise\).*\[2, 3, 4, 4\].*\[2, 1, 4, 4\]"),
+    (INPUT + 'layer { name: "c" type: "Concat" bottom: "data" bottom: "label" top: "c" concat_param { axis: 2 } }',
+     "every axis but 2"),
+    (INPUT + 'layer { name: "r" type: "ReLU" top: "r" }', "takes 1 bottom"),
+])
+def test_errors_name_layer_and_shapes(text, message):
+    with pytest.raises(FCNError, match=message):
+        net_from(text)
