@@ -194,6 +194,9 @@ class Net:
             raise layer.error(f"loss_weight has {len(weights)} values for {len(top)} tops")
         if not weights and layer.is_loss:
             weights = [1.0] + [0.0] * (len(top) - 1)
+            # Caffe's LossLayer records its default weight in the layer's
+            # parameters, so saved nets carry it; so do ours.
+            layer.param.loss_weight.extend(weights)
         layer.loss_weights = weights or [0.0] * len(top)
 
     def _plan_backward(self, force_backward):
