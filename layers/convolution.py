@@ -6,6 +6,7 @@ backward-data pass forward, and its forward pass backward.
 """
 import numpy as np
 
+from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
@@ -93,7 +94,7 @@ class _ConvBase(Layer):
             weight_shape = (channels, self.num_output // self.group, g.kh, g.kw)
         else:
             weight_shape = (self.num_output, channels // self.group, g.kh, g.kw)
-        rng = np.random.default_rng()
+        rng = random.rng()
         weight = Blob(weight_shape, name=f"{self.name}/0")
         weight.fill_with(lambda: fill(p.weight_filler, weight_shape, rng))
         self.blobs = [weight]

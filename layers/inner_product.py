@@ -2,6 +2,7 @@
 or (K, N) with transpose: true), as Caffe's fully connected layer."""
 import numpy as np
 
+from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
@@ -17,7 +18,7 @@ class InnerProduct(Layer):
         self.k = int(np.prod(bottom[0].shape[self.axis:]))
         self.transpose = p.transpose
         shape = (self.k, p.num_output) if self.transpose else (p.num_output, self.k)
-        rng = np.random.default_rng()
+        rng = random.rng()
         weight = Blob(shape, name=f"{self.name}/0")
         weight.fill_with(lambda: fill(p.weight_filler, shape, rng))
         self.blobs = [weight]

@@ -2,6 +2,7 @@
 import h5py
 import numpy as np
 
+from layers import random
 from layers.base import Layer, register
 
 
@@ -47,7 +48,7 @@ class HDF5Data(Layer):
             raise self.error("batch_size must be positive")
         self.batch_size = p.batch_size
         self.shuffle = p.shuffle
-        self.rng = np.random.default_rng()
+        self.rng = random.rng()
         self.file_order = list(range(len(self.files)))
         self.names = [blob.name for blob in top]
         self.current_file = 0

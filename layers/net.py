@@ -309,3 +309,18 @@ class Net:
 
     def layer(self, name):
         return self.layers[self.layer_names.index(name)]
+
+    def share_with(self, other):
+        """Use `other`'s parameter arrays for layers of the same name (Caffe's
+        ShareTrainedLayersWith): a test net following its train net."""
+        for name, blobs in other.params.items():
+            if name not in self.params:
+                continue
+            mine = self.params[name]
+            if len(mine) != len(blobs):
+                raise FCNError(f"layer {name!r} has {len(mine)} params here and {len(blobs)} in the shared net")
+            for target, source in zip(mine, blobs):
+                if target.shape != source.shape:
+                    raise FCNError(f"layer {name!r}: cannot share param of shape {list(source.shape)} "
+                                   f"into shape {list(target.shape)}")
+                target.share_data(source)

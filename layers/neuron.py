@@ -5,6 +5,7 @@ otherwise), so in-place use behaves as it does in Caffe.
 """
 import numpy as np
 
+from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
@@ -178,7 +179,7 @@ class Dropout(Neuron):
         if not 0 <= self.ratio < 1:
             raise self.error(f"dropout_ratio must be in [0, 1), got {self.ratio}")
         self.scale = np.float32(1.0 / (1.0 - self.ratio))
-        self.rng = np.random.default_rng()
+        self.rng = random.rng()
 
     def forward(self, bottom, top):
         if self.phase != caffe_pb2.TRAIN:
@@ -208,7 +209,7 @@ class PReLU(Neuron):
         shape = () if self.shared else (channels,)
         filler = p.filler if p.HasField("filler") else caffe_pb2.FillerParameter(type="constant", value=0.25)
         slope = Blob(shape, name=f"{self.name}/0")
-        slope.fill_with(lambda: fill(filler, shape, np.random.default_rng()))
+        slope.fill_with(lambda: fill(filler, shape, random.rng()))
         self.blobs = [slope]
 
     def _slope(self, x):

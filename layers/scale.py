@@ -5,6 +5,7 @@ bottom[0]'s from `axis`, for `num_axes` axes (-1: to the end).
 """
 import numpy as np
 
+from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
@@ -39,7 +40,7 @@ class _Broadcast(Layer):
 class Scale(_Broadcast):
     def setup(self, bottom, top):
         p = self.param.scale_param
-        rng = np.random.default_rng()
+        rng = random.rng()
         self.blobs = []
         if len(bottom) == 1:
             shape = self._param_shape(bottom, p)
@@ -96,7 +97,7 @@ class Bias(_Broadcast):
         if len(bottom) == 1:
             shape = self._param_shape(bottom, p)
             bias = Blob(shape, name=f"{self.name}/0")
-            bias.fill_with(lambda: fill(p.filler, shape, np.random.default_rng()))
+            bias.fill_with(lambda: fill(p.filler, shape, random.rng()))
             self.blobs.append(bias)
 
     def _bias(self, bottom):

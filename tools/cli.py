@@ -11,7 +11,7 @@ import sys
 
 from netspec.errors import FCNError
 
-COMMANDS = ["nets", "shapes", "compare"]
+COMMANDS = ["nets", "shapes", "compare", "train"]
 
 
 def build_parser():

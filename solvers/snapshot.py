@@ -1,0 +1,61 @@
+"""Solver state files: `.solverstate` (binary SolverState) and
+`.solverstate.h5` (iter, learned_net, current_step, history/<i>), in the
+layouts Caffe writes, each written to a temporary file and renamed."""
+import os
+
+import h5py
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from netspec import caffe_pb2
+from netspec.errors import FCNError
+from netspec.prototxt import write_atomic
+from weights.blobs import to_array, to_proto
+
+
+def write_state(path, iteration, learned_net, current_step, history):
+    if path.endswith(".h5"):
+        folder = os.path.dirname(os.path.abspath(path))
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+        try:
+            with h5py.File(tmp, "w") as f:
+                f["iter"] = np.int32(iteration)
+                f["learned_net"] = learned_net
+                f["current_step"] = np.int32(current_step)
+                group = f.create_group("history")
+                for i, array in enumerate(history):
+                    group.create_dataset(str(i), data=array)
+                f.flush()
+            os.replace(tmp, path)
+        except OSError as err:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise FCNError(f"{path}: cannot write solver state ({err})") from None
+        return
+    state = caffe_pb2.SolverState(iter=iteration, learned_net=learned_net, current_step=current_step)
+    for array in history:
+        state.history.append(to_proto(array))
+    write_atomic(path, state.SerializeToString())
+
+
+def read_state(path):
+    """(iter, learned_net, current_step, [history arrays])."""
+    if not os.path.exists(path):
+        raise FCNError(f"{path}: no such solver state")
+    if path.endswith(".h5"):
+        try:
+            with h5py.File(path, "r") as f:
+                history = [np.asarray(f["history"][str(i)], np.float32) for i in range(len(f["history"]))]
+                learned = f["learned_net"][()]
+                learned = learned.decode() if isinstance(learned, bytes) else str(learned)
+                return int(f["iter"][()]), learned, int(f["current_step"][()]), history
+        except (OSError, KeyError) as err:
+            raise FCNError(f"{path}: not a solver state in Caffe's HDF5 layout ({err})") from None
+    state = caffe_pb2.SolverState()
+    try:
+        with open(path, "rb") as f:
+            state.ParseFromString(f.read())
+    except DecodeError as err:
+        raise FCNError(f"{path}: not a binary solver state ({err})") from None
+    history = [to_array(blob, f"{path}: history {i}") for i, blob in enumerate(state.history)]
+    return state.iter, state.learned_net, state.current_step, history
