@@ -30,9 +30,8 @@ def bilinear_kernel(shape):
         raise FCNError(f"bilinear filler needs square kernels, got shape {list(shape)}")
     size = shape[-1]
     factor = np.ceil(size / 2.0)
-    center = (2 * factor - 1 - factor % 2) / (2.0 * factor)
-    x = np.arange(size)
-    line = 1 - np.abs(x / factor - center)
+    center = (size - 1) / (2.0 * factor)
+    line = 1 - np.abs(np.arange(size) / factor - center)
     return np.broadcast_to(np.outer(line, line), shape).astype(np.float32)
 
 

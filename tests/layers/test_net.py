@@ -144,3 +144,15 @@ def test_layer_phase_is_inherited():
 def test_errors_name_layer_and_shapes(text, message):
     with pytest.raises(FCNError, match=message):
         net_from(text)
+
+
+def test_propagate_down_false_stops_a_bottom_gradient():
+    text = INPUT + CONV.format(name="c1", bottom="data", top="c1", extra="") + \
+        CONV.format(name="c2", bottom="c1", top="c2", extra="propagate_down: false") + LOSS % "c2"
+    net = net_from(text)
+    assert net.bottom_need_backward[net.layer_names.index("c2")] == [False]
+    assert net.layer_need_backward[net.layer_names.index("c2")]          # its own params still learn
+    net.forward(data=np.ones((2, 3, 4, 4), np.float32), label=np.zeros((2, 1, 4, 4), np.float32))
+    net.clear_param_diffs()
+    net.backward()
+    assert not net.params["c1"][0].diff.any() and net.params["c2"][0].diff.any()

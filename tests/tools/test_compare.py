@@ -55,3 +55,19 @@ def test_shapes_of_tiny_input_and_bad_input_spec():
     assert any(line.split()[0] == "score" and line.endswith("1 x 21 x 1 x 1") for line in result.stdout.splitlines())
     bad = fcn("shapes", "--model", "voc-fcn32s", "--input", "data=1,3,0,5")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "positive" in bad.stderr
+
+
+def test_bad_net_errors_are_one_line(tmp_path):
+    cases = {
+        "unknown.prototxt": ('layer { name: "a" type: "Input" top: "x" input_param { shape { dim: 1 } } } '
+                             'layer { name: "b" type: "Frobnicate" bottom: "x" top: "y" }', "unknown type 'Frobnicate'"),
+        "dangling.prototxt": ('layer { name: "b" type: "ReLU" bottom: "nowhere" top: "y" }', "'nowhere'"),
+        "syntax.prototxt": ('layer { name: "b" type: ReLU }', "syntax.prototxt:1:"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        result = fcn("shapes", "--model", str(path))
+        assert result.returncode == 2, name
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
