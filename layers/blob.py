@@ -63,13 +63,14 @@ class Blob:
 
     @data.setter
     def data(self, value):
+        self._data = self._checked(value, "data")
+
+    def _checked(self, value, what):
         value = np.asarray(value)
         if value.shape != self.shape:
-            raise FCNError(f"blob {self.name!r}: cannot set data of shape {list(value.shape)} "
+            raise FCNError(f"blob {self.name!r}: cannot set {what} of shape {list(value.shape)} "
                            f"into shape {list(self.shape)}")
-        if value.dtype != np.float32:
-            value = value.astype(np.float32)
-        self._data = value
+        return value if value.dtype == np.float32 else value.astype(np.float32)
 
     @property
     def diff(self):
@@ -79,11 +80,7 @@ class Blob:
 
     @diff.setter
     def diff(self, value):
-        value = np.asarray(value)
-        if value.shape != self.shape:
-            raise FCNError(f"blob {self.name!r}: cannot set diff of shape {list(value.shape)} "
-                           f"into shape {list(self.shape)}")
-        self._diff = value if value.dtype == np.float32 else value.astype(np.float32)
+        self._diff = self._checked(value, "diff")
 
     @property
     def has_diff(self):

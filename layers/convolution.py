@@ -71,6 +71,8 @@ class ConvGeometry:
 
 
 class _ConvBase(Layer):
+    bottoms = (1, None)
+    tops = (1, None)
     transposed = False
 
     def setup(self, bottom, top):
@@ -156,23 +158,19 @@ class _ConvBase(Layer):
         for k in range(self.group):
             wd[k] += od[k] @ col3[k].T
 
-
-@register("Convolution")
-class Convolution(_ConvBase):
-    bottoms = (1, None)
-    tops = (1, None)
-
     def forward(self, bottom, top):
         w = self._weights()
+        apply = self._conv_backward_data if self.transposed else self._conv_forward
         for b, t in zip(bottom, top):
             out = t.data
             for n in range(b.shape[0]):
-                self._conv_forward(b.data[n], out[n], w)
+                apply(b.data[n], out[n], w)
             if self.bias_term:
                 out += self.blobs[1].data.reshape(1, -1, 1, 1)
 
     def backward(self, top, propagate_down, bottom):
         w = self._weights()
+        to_bottom = self._conv_forward if self.transposed else self._conv_backward_data
         for t, b, down in zip(top, bottom, propagate_down):
             diff = t.diff
             if self.bias_term and self.param_propagate_down[1]:
@@ -180,40 +178,21 @@ class Convolution(_ConvBase):
             if self.param_propagate_down[0]:
                 wd = self._weight_diffs()
                 for n in range(b.shape[0]):
-                    self._conv_weight_grad(b.data[n], diff[n], wd)
+                    # Transposed, the roles swap: the top's columns against the bottom.
+                    image, out = (diff[n], b.data[n]) if self.transposed else (b.data[n], diff[n])
+                    self._conv_weight_grad(image, out, wd)
             if down:
                 bd = b.diff
                 for n in range(b.shape[0]):
-                    self._conv_backward_data(diff[n], bd[n], w)
+                    to_bottom(diff[n], bd[n], w)
+
+
+@register("Convolution")
+class Convolution(_ConvBase):
+    """Forward is im2col + GEMM; backward-data is GEMM + col2im."""
 
 
 @register("Deconvolution")
 class Deconvolution(_ConvBase):
-    bottoms = (1, None)
-    tops = (1, None)
+    """Convolution's backward-data pass run forward, and its forward run backward."""
     transposed = True
-
-    def forward(self, bottom, top):
-        w = self._weights()
-        for b, t in zip(bottom, top):
-            out = t.data
-            for n in range(b.shape[0]):
-                self._conv_backward_data(b.data[n], out[n], w)
-            if self.bias_term:
-                out += self.blobs[1].data.reshape(1, -1, 1, 1)
-
-    def backward(self, top, propagate_down, bottom):
-        w = self._weights()
-        for t, b, down in zip(top, bottom, propagate_down):
-            diff = t.diff
-            if self.bias_term and self.param_propagate_down[1]:
-                self.blobs[1].diff += diff.sum(axis=(0, 2, 3))
-            if self.param_propagate_down[0]:
-                wd = self._weight_diffs()
-                for n in range(b.shape[0]):
-                    # The roles swap: top's col against bottom as the output.
-                    self._conv_weight_grad(diff[n], b.data[n], wd)
-            if down:
-                bd = b.diff
-                for n in range(b.shape[0]):
-                    self._conv_forward(diff[n], bd[n], w)

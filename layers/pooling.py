@@ -55,6 +55,15 @@ def max_pool_backward(dy, mask, dx):
                     dx[i, j, where // w, where % w] += dy[i, j, y, xo]
 
 
+@numba.njit(cache=True, inline="always")
+def ave_window(o, stride, pad, kernel, size):
+    """The window of output `o` clipped to the image, and its extent clipped
+    to the padded image: what AVE divides by, as in Caffe."""
+    start = o * stride - pad
+    end = min(start + kernel, size + pad)
+    return max(start, 0), min(end, size), end - start
+
+
 @numba.njit(parallel=True, cache=True)
 def ave_pool(x, kh, kw, sh, sw, ph, pw, out):
     n, c, h, w = x.shape
@@ -62,17 +71,14 @@ def ave_pool(x, kh, kw, sh, sw, ph, pw, out):
     for nc in numba.prange(n * c):
         i, j = nc // c, nc % c
         for y in range(oh):
-            y0 = y * sh - ph
-            y1 = min(y0 + kh, h + ph)
+            y0, y1, ey = ave_window(y, sh, ph, kh, h)
             for xo in range(ow):
-                x0 = xo * sw - pw
-                x1 = min(x0 + kw, w + pw)
-                size = (y1 - y0) * (x1 - x0)
+                x0, x1, ex = ave_window(xo, sw, pw, kw, w)
                 total = 0.0
-                for yy in range(max(y0, 0), min(y1, h)):
-                    for xx in range(max(x0, 0), min(x1, w)):
+                for yy in range(y0, y1):
+                    for xx in range(x0, x1):
                         total += x[i, j, yy, xx]
-                out[i, j, y, xo] = total / size
+                out[i, j, y, xo] = total / (ey * ex)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -85,14 +91,12 @@ def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
             for xx in range(w):
                 dx[i, j, yy, xx] = 0.0
         for y in range(oh):
-            y0 = y * sh - ph
-            y1 = min(y0 + kh, h + ph)
+            y0, y1, ey = ave_window(y, sh, ph, kh, h)
             for xo in range(ow):
-                x0 = xo * sw - pw
-                x1 = min(x0 + kw, w + pw)
-                share = dy[i, j, y, xo] / ((y1 - y0) * (x1 - x0))
-                for yy in range(max(y0, 0), min(y1, h)):
-                    for xx in range(max(x0, 0), min(x1, w)):
+                x0, x1, ex = ave_window(xo, sw, pw, kw, w)
+                share = dy[i, j, y, xo] / (ey * ex)
+                for yy in range(y0, y1):
+                    for xx in range(x0, x1):
                         dx[i, j, yy, xx] += share
 
 
@@ -113,7 +117,7 @@ class Pooling(Layer):
         p = self.param.pooling_param
         self.method = p.pool
         if self.method == PP.STOCHASTIC:
-            raise self.error("STOCHASTIC pooling is not supported (Caffe runs it on GPU only in practice)")
+            raise self.error("STOCHASTIC pooling is not supported (Caffe implements it on GPU only)")
         self.global_pooling = p.global_pooling
         if p.global_pooling:
             if p.HasField("kernel_size") or p.HasField("kernel_h"):

@@ -102,11 +102,12 @@ def _bottoms(top):
 
 
 def _walk(start):
-    """Every ancestor of `start` with the map from it to `start`."""
+    """Each ancestor of `start`, nearest first, with the map from it to `start`."""
     maps = {start: (None, [Fraction(1)], [Fraction(0)])}
     frontier = [start]
     while frontier:
-        top = frontier.pop()
+        top = frontier.pop(0)
+        yield top, maps[top]
         own = layer_map(top.fn)
         if own is None:
             continue
@@ -114,25 +115,15 @@ def _walk(start):
             if bottom not in maps:
                 maps[bottom] = compose(maps[top], own)
                 frontier.append(bottom)
-    return maps
 
 
 def coord_map_from_to(top_from, top_to):
-    """Map from `top_from`'s coordinates into `top_to`'s."""
-    from_maps = _walk(top_from)
-    to_maps = {top_to: (None, [Fraction(1)], [Fraction(0)])}
-    frontier = [top_to]
-    while frontier:
-        top = frontier.pop(0)
+    """Map from `top_from`'s coordinates into `top_to`'s, through their
+    nearest common ancestor."""
+    from_maps = dict(_walk(top_from))
+    for top, to_map in _walk(top_to):
         if top in from_maps:
-            return compose(to_maps[top], inverse(from_maps[top]))
-        own = layer_map(top.fn)
-        if own is None:
-            continue
-        for bottom in _bottoms(top):
-            if bottom not in to_maps:
-                to_maps[bottom] = compose(to_maps[top], own)
-                frontier.append(bottom)
+            return compose(to_map, inverse(from_maps[top]))
     raise FCNError(f"cannot align {top_from.fn.type_name} output with {top_to.fn.type_name} "
                    "output: no common input reached through spatial layers")
 
