@@ -1,0 +1,109 @@
+"""What the FCN data layers share: parameters from param_str (read with
+ast.literal_eval), a split list, one item per pass in a seeded random order
+for training splits and in file order otherwise, loading in reshape so that
+the net takes each image at its own size."""
+import ast
+import os
+import random
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from layers.base import Layer
+
+
+class SegDataLayer(Layer):
+    bottoms = (0, 0)
+    tops = (1, None)
+    required = ()          # param_str keys that must be present
+
+    def setup(self, bottom, top):
+        try:
+            params = ast.literal_eval(self.param_str)
+        except (ValueError, SyntaxError) as err:
+            raise self.error(f"param_str is not a Python literal: {err}") from None
+        if not isinstance(params, dict):
+            raise self.error("param_str must be a dict")
+        missing = [key for key in self.required if key not in params]
+        if missing:
+            raise self.error(f"param_str lacks {', '.join(missing)}")
+        self.params = params
+        self.configure(params, top)
+        self.indices = self.read_split()
+        if not self.indices:
+            raise self.error(f"split {self.split!r} lists no items")
+        # Training splits go in random order from the seed, as published;
+        # anything else in file order, so that evaluation is deterministic.
+        self.random = params.get("randomize", True) and "train" in self.split
+        self.seed = params.get("seed")
+        self.rewind()
+
+    def rewind(self):
+        """Back to where setup left the layer (a restored solver's data layer)."""
+        self.idx = 0
+        if self.random:
+            self.rng = random.Random(self.seed)
+            self.idx = self.rng.randint(0, len(self.indices) - 1)
+
+    def split_file(self):
+        raise NotImplementedError
+
+    def read_split(self):
+        path = self.split_file()
+        try:
+            with open(path) as f:
+                return f.read().splitlines()
+        except OSError:
+            raise self.error(f"cannot read split list {path}") from None
+
+    def reshape(self, bottom, top):
+        self.items = self.load(self.indices[self.idx])
+        for blob, item in zip(top, self.items):
+            blob.reshape((1,) + item.shape)
+
+    def forward(self, bottom, top):
+        for blob, item in zip(top, self.items):
+            blob.data[...] = item
+        if self.random:
+            self.idx = self.rng.randint(0, len(self.indices) - 1)
+        else:
+            self.idx = (self.idx + 1) % len(self.indices)
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+    # -- loading helpers ----------------------------------------------------
+    def open_image(self, path):
+        if not os.path.exists(path):
+            raise self.error(f"missing file {path}")
+        try:
+            return Image.open(path)
+        except (UnidentifiedImageError, OSError) as err:
+            raise self.error(f"cannot read image {path}: {err}") from None
+
+    def load_bgr(self, path, mean):
+        """An image as float32 C x H x W, BGR, minus the mean; gray and RGBA become RGB."""
+        image = self.open_image(path)
+        try:
+            array = np.array(image.convert("RGB"), dtype=np.float32)
+        except OSError as err:
+            raise self.error(f"cannot decode image {path}: {err}") from None
+        array = array[:, :, ::-1] - np.asarray(mean, np.float32)
+        return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+    def load_png_label(self, path):
+        image = self.open_image(path)
+        try:
+            return np.array(image, dtype=np.uint8)[np.newaxis]
+        except OSError as err:
+            raise self.error(f"cannot decode label {path}: {err}") from None
+
+    def load_mat(self, path, key):
+        import scipy.io
+        if not os.path.exists(path):
+            raise self.error(f"missing file {path}")
+        try:
+            return scipy.io.loadmat(path)[key]
+        except (ValueError, KeyError, OSError, TypeError) as err:
+            raise self.error(f"cannot read {key!r} from {path}: {err}") from None
+
