@@ -30,8 +30,11 @@ proto: install
 nets: install
 	$(FCN) nets --out .
 
+# Each model: its prototxts, then its recipe (the real data if present;
+# voc-fcn8s falls back to a synthetic run that takes a few minutes).
 $(MODELS): install
 	$(FCN) nets --out . $@
+	$(FCN) recipe $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

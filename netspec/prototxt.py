@@ -129,6 +129,7 @@ def write_atomic(path, data):
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; files get the usual mode
         os.replace(tmp, path)
     except OSError as err:
         try:
@@ -136,6 +137,12 @@ def write_atomic(path, data):
         except OSError:
             pass
         raise FCNError(f"{path}: cannot write ({err.strerror})") from None
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, message):

@@ -12,7 +12,7 @@ ONE_CHANNEL_TOPS = {"label", "sem", "geo", "depth"}
 
 def load_net_param(model):
     """A prototxt path, or the name of a published model (its val/test net)."""
-    if not os.path.exists(model) and model in fcn_models.MODELS:
+    if not os.path.isfile(model) and model in fcn_models.MODELS:
         return fcn_models.net(model, fcn_models.splits(model)[1]), model
     return read_net(model), model
 

@@ -25,15 +25,20 @@ def _texture(rng, size, hue):
     return np.clip(hue[None, None, :] + 30 * stripes[..., None] + rng.normal(0, 12, (h, w, 3)), 0, 255)
 
 
+# A distinct colour and stripe period per class: what the net can learn.
+STYLES = {1: ((210, 60, 50), 2), 3: ((60, 90, 215), 3), 7: ((230, 205, 40), 4),
+          8: ((150, 60, 195), 2), 12: ((50, 195, 190), 3), 15: ((245, 140, 60), 5)}
+
+
 def class_style(cls):
-    """A fixed colour and stripe period per class: what the net can learn."""
-    rng = np.random.default_rng(cls)
-    return rng.uniform(40, 215, 3), 2 + cls % 4
+    colour, period = STYLES[cls]
+    return np.array(colour, np.float64), period
 
 
 def make_example(rng, size=(72, 88), objects=(1, 3)):
     h, w = size
-    image = _texture(rng, size, rng.uniform(60, 190, 3) * 0.6)
+    grey = rng.uniform(70, 150)
+    image = _texture(rng, size, grey + rng.uniform(-15, 15, 3))
     label = np.zeros(size, np.uint8)
     yy, xx = np.mgrid[0:h, 0:w]
     for _ in range(rng.integers(objects[0], objects[1] + 1)):

@@ -1,0 +1,173 @@
+"""`fcn recipe MODEL`: what `make MODEL` runs after writing the prototxts.
+
+With the real data in the release's layout (and the base weights the
+published solve.py starts from), it runs the published recipe: load the
+weights, bilinear kernels into the upsampling layers, then rounds of
+solver.step(4000) each followed by seg tests on the val split.
+
+Without them, for voc-fcn8s, it runs the same topology end to end on a
+small synthetic set in the VOC/SBD layout (narrowed widths, msra-initialized,
+a few minutes on two cores), prints the four metrics before and after, and
+saves a picture. For other models it says what is missing.
+"""
+import ast
+import os
+import time
+
+import numpy as np
+from PIL import Image
+
+from netspec import fcn_models
+from netspec.prototxt import write_text
+from solvers.score import seg_tests
+from solvers.solver import Solver
+from tools.palette import make_palette
+from tools.synthetic import write_dataset
+from weights.caffemodel import copy_weights
+from weights.surgery import interp
+
+HELP = "run a model's training recipe: on the real data if present, else (voc-fcn8s) on synthetic data"
+
+# model: (data files the recipe reads, relative to the model folder; base weights of solve.py)
+REAL = {
+    "voc-fcn32s": (["../data/sbdd/dataset/train.txt", "../data/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"],
+                   "../ilsvrc-nets/vgg16-fcn.caffemodel"),
+    "voc-fcn16s": (["../../data/sbdd/dataset/train.txt",
+                    "../../data/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"],
+                   "../voc-fcn32s/voc-fcn32s.caffemodel"),
+    "voc-fcn8s": (["../data/sbdd/dataset/train.txt", "../data/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"],
+                  "../voc-fcn16s/voc-fcn16s.caffemodel"),
+}
+SYNTHETIC_WIDTHS = {64: 16, 128: 32, 256: 64, 512: 128, 4096: 256, 96: 24, 384: 96}
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="e.g. voc-fcn8s")
+    parser.add_argument("--root", default=".", help="the repository root: MODEL/ and data/ live there")
+    parser.add_argument("--weights", help="base weights (default: what the published solve.py loads)")
+    parser.add_argument("--rounds", type=int, default=25, help="rounds of 4000 steps on real data")
+    parser.add_argument("--iterations", type=int, default=600, help="steps of the synthetic run")
+    parser.add_argument("--synthetic", action="store_true", help="use the synthetic set even if real data is present")
+    parser.add_argument("--solver-type", default="Adam", help="solver of the synthetic run (default Adam)")
+    parser.add_argument("--base-lr", type=float, default=1e-3, help="base_lr of the synthetic run")
+
+
+def run(args):
+    fcn_models.splits(args.model)
+    folder = os.path.join(args.root, args.model)
+    needs, base = REAL.get(args.model, ([], None))
+    weights = args.weights or (os.path.join(folder, base) if base else None)
+    missing = [os.path.normpath(os.path.join(folder, p)) for p in needs if not os.path.exists(os.path.join(folder, p))]
+    if weights and not os.path.exists(weights):
+        missing.append(os.path.normpath(weights))
+    if needs and not missing and not args.synthetic:
+        return run_published(args.model, folder, weights, args.rounds)
+    if args.model == "voc-fcn8s":
+        if missing:
+            print("The real data is not here; missing: " + ", ".join(missing))
+        return run_synthetic(args)
+    print(f"{args.model}: prototxts written to {folder}/. Training needs the real data and base weights"
+          + (f"; missing: {', '.join(missing)}" if missing else " (this model's recipe is not built in)") + ".")
+    return 0
+
+
+def run_published(model, folder, weights, rounds):
+    """The release's solve.py: weights, interp on upsampling layers, step and test."""
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        solver = Solver.from_file("solver.prototxt")
+        copy_weights(solver.net, os.path.relpath(os.path.join(here, weights)) if not os.path.isabs(weights) else weights)
+        interp(solver.net, [name for name in solver.net.params if "up" in name])
+        count = solver.param.test_iter[0]
+        for _ in range(rounds):
+            solver.step(4000)
+            seg_tests(solver, count)
+    finally:
+        os.chdir(here)
+    return 0
+
+
+def synthetic_nets(data, widths=SYNTHETIC_WIDTHS):
+    """voc-fcn8s train and val nets, narrowed, msra-initialized, reading the synthetic set."""
+    sbdd, voc = os.path.join(data, "sbdd", "dataset"), os.path.join(data, "pascal", "VOC2011")
+    nets = {}
+    for split in ("train", "val"):
+        net = fcn_models.net("voc-fcn8s", split, widths)
+        for layer in net.layer:
+            if layer.type == "Python":
+                params = ast.literal_eval(layer.python_param.param_str)
+                params.update(sbdd_dir=sbdd) if "sbdd_dir" in params else params.update(voc_dir=voc)
+                layer.python_param.param_str = repr(params)
+            elif layer.type == "Convolution":
+                layer.convolution_param.weight_filler.type = "msra"
+        nets[split] = net
+    return nets
+
+
+def run_synthetic(args):
+    began = time.perf_counter()
+    work = os.path.abspath(os.path.join(args.root, "build", "synthetic"))
+    data = os.path.join(work, "data")
+    if not os.path.exists(os.path.join(data, "sbdd", "dataset", "train.txt")):
+        write_dataset(data)
+    folder = os.path.join(work, "voc-fcn8s")
+    nets = synthetic_nets(data)
+    write_text(os.path.join(folder, "train.prototxt"), nets["train"])
+    write_text(os.path.join(folder, "val.prototxt"), nets["val"])
+    with open(os.path.join(data, "pascal", "VOC2011", "ImageSets", "Segmentation", "seg11valid.txt")) as f:
+        val_names = f.read().split()
+    # The published solver settings, except what training from scratch on
+    # 60 small images needs: Adam by default, which the unnormalized loss's
+    # scale (a sum over every pixel) does not throw off.
+    solver_param = fcn_models.solver("voc-fcn8s")
+    solver_param.type, solver_param.base_lr, solver_param.momentum = args.solver_type, args.base_lr, 0.9
+    solver_param.test_iter[0] = len(val_names)
+    solver_param.display, solver_param.snapshot = 100, 0
+    solver_param.random_seed = 1
+    solver_param.snapshot_prefix = "snapshot/train"
+    write_text(os.path.join(folder, "solver.prototxt"), solver_param)
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        solver = Solver.from_file("solver.prototxt", log=lambda line: print(line, flush=True))
+        interp(solver.net, [name for name in solver.net.params if "up" in name])
+        print("Before training (msra-initialized weights):")
+        _, before = seg_tests(solver, len(val_names))
+        solver.step(args.iterations)
+        print(f"After {args.iterations} steps:")
+        _, after = seg_tests(solver, len(val_names), save_dir="predictions", names=val_names)
+        picture = save_picture(solver.test_nets[0], data, val_names[:4], "demo.png")
+    finally:
+        os.chdir(here)
+    chance = 1.0 / 7
+    print(f"\nmean IU: {before['mean IU']:.3f} before, {after['mean IU']:.3f} after "
+          f"(chance on these 7 classes: about {chance:.3f})")
+    print(f"picture (image | ground truth | prediction): {os.path.join(folder, picture)}")
+    print(f"This ran on SYNTHETIC data ({len(val_names)} val images, narrowed widths, msra init), "
+          f"in {time.perf_counter() - began:.0f} s.")
+    print("For the real recipe, put SBD in data/sbdd/dataset, PASCAL VOC 2011 in data/pascal/VOC2011 (with "
+          "seg11valid.txt under ImageSets/Segmentation), and voc-fcn16s/voc-fcn16s.caffemodel, then run "
+          "`make voc-fcn8s` again.")
+    if not after["mean IU"] > 2 * chance:
+        print(f"FAILED: the synthetic run did not learn (mean IU {after['mean IU']:.3f})")
+        return 1
+    return 0
+
+
+def save_picture(net, data, names, path):
+    """Rows of image | ground truth | prediction, in VOC colours. The val
+    net's data layer has come round to its first image after the seg tests,
+    so its next passes are `names` in order."""
+    palette = make_palette(256)
+    rows = []
+    voc = os.path.join(data, "pascal", "VOC2011")
+    for name in names:
+        net.forward()
+        image = np.array(Image.open(os.path.join(voc, "JPEGImages", f"{name}.jpg")).convert("RGB"))
+        truth = net.blobs["label"].data[0, 0].astype(np.uint8)
+        prediction = net.blobs["score"].data[0].argmax(axis=0)
+        rows.append(np.concatenate([image, palette[truth], palette[prediction]], axis=1))
+    picture = Image.fromarray(np.concatenate(rows, axis=0))
+    picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST).save(path)
+    return path
