@@ -107,7 +107,8 @@ class Solver:
         return net
 
     # -- stepping -------------------------------------------------------------
-    def step(self, iterations):
+    def step(self, iterations, progress=None):
+        """Run `iterations` steps; `progress(done, total)` after each, if given."""
         start, stop = self.iter, self.iter + iterations
         average = max(self.param.average_loss, 1)
         self.losses, self.smoothed_loss = [], 0.0
@@ -130,6 +131,8 @@ class Solver:
                 self.log(f"Iteration {self.iter} ({speed:.3g} iter/s), loss = {self.smoothed_loss:.6g}, lr = {rate:.6g}")
             self.apply_update(rate)
             self.iter += 1
+            if progress:
+                progress(self.iter - start, iterations)
             if (p.snapshot and self.iter % p.snapshot == 0) or self.requested == "snapshot":
                 self.snapshot()
                 if self.requested == "snapshot":

@@ -45,7 +45,8 @@ def add_arguments(parser):
     parser.add_argument("model", help="e.g. voc-fcn8s")
     parser.add_argument("--root", default=".", help="the repository root: MODEL/ and data/ live there")
     parser.add_argument("--weights", help="base weights (default: what the published solve.py loads)")
-    parser.add_argument("--rounds", type=int, default=25, help="rounds of 4000 steps on real data")
+    parser.add_argument("--rounds", type=int, default=25, help="rounds of training and seg tests on real data")
+    parser.add_argument("--steps", type=int, default=4000, help="steps per round on real data (default 4000)")
     parser.add_argument("--iterations", type=int, default=600, help="steps of the synthetic run")
     parser.add_argument("--synthetic", action="store_true", help="use the synthetic set even if real data is present")
     parser.add_argument("--solver-type", default="Adam", help="solver of the synthetic run (default Adam)")
@@ -61,7 +62,7 @@ def run(args):
     if weights and not os.path.exists(weights):
         missing.append(os.path.normpath(weights))
     if needs and not missing and not args.synthetic:
-        return run_published(args.model, folder, weights, args.rounds)
+        return run_published(folder, weights, args.rounds, args.steps)
     if args.model == "voc-fcn8s":
         if missing:
             print("The real data is not here; missing: " + ", ".join(missing))
@@ -71,17 +72,19 @@ def run(args):
     return 0
 
 
-def run_published(model, folder, weights, rounds):
-    """The release's solve.py: weights, interp on upsampling layers, step and test."""
+def run_published(folder, weights, rounds, steps):
+    """The release's solve.py: weights, interp on upsampling layers, then
+    rounds of training each followed by seg tests on the val split."""
+    weights = os.path.abspath(weights)
     here = os.getcwd()
-    os.chdir(folder)
+    os.chdir(folder)   # the nets' data paths are relative to the model folder
     try:
-        solver = Solver.from_file("solver.prototxt")
-        copy_weights(solver.net, os.path.relpath(os.path.join(here, weights)) if not os.path.isabs(weights) else weights)
+        solver = Solver.from_file("solver.prototxt", log=lambda line: print(line, flush=True))
+        copy_weights(solver.net, weights)
         interp(solver.net, [name for name in solver.net.params if "up" in name])
         count = solver.param.test_iter[0]
         for _ in range(rounds):
-            solver.step(4000)
+            solver.step(steps)
             seg_tests(solver, count)
     finally:
         os.chdir(here)

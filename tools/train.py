@@ -2,6 +2,7 @@
 import glob
 import re
 import signal
+import sys
 
 from solvers.solver import Solver
 from weights.caffemodel import copy_weights
@@ -27,6 +28,20 @@ def latest_state(solver):
     return max(found)[1] if found else None
 
 
+def progress_bar(stream):
+    """A one-line bar, redrawn in place, for a terminal; None otherwise."""
+    if not stream.isatty():
+        return None
+
+    def draw(done, total):
+        filled = int(30 * done / max(total, 1))
+        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+    return draw
+
+
 def run(args):
     solver = Solver.from_file(args.solver, log=lambda line: print(line, flush=True))
     for path in (args.weights or "").split(","):
@@ -41,15 +56,17 @@ def run(args):
         solver.restore(resume)
 
     def interrupted(signum, frame):
+        # Finish the step under way, then snapshot and stop (as caffe train).
         solver.requested = "stop"
         solver.requested_snapshot = True
 
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
+        bar = progress_bar(sys.stderr)
         if args.iterations is not None:
-            solver.step(args.iterations)
+            solver.step(args.iterations, bar)
         else:
-            solver.step(solver.param.max_iter - solver.iter)
+            solver.step(solver.param.max_iter - solver.iter, bar)
         if getattr(solver, "requested_snapshot", False):
             solver.snapshot()
             print("interrupted: snapshot written", flush=True)

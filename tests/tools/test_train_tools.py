@@ -61,3 +61,30 @@ def test_synthetic_recipe_pipeline(tmp_path, capsys):
     assert "SYNTHETIC" in out and "mean IU" in out
     picture = Image.open(tmp_path / "build/synthetic/voc-fcn8s/demo.png")
     assert picture.width == 2 * 3 * 88 and picture.height == 2 * 4 * 72
+
+
+def test_published_recipe_on_real_layout(tmp_path, capsys):
+    """The real-data branch, end to end: data in the release's layout under
+    data/, the model folder with its nets (narrowed here to stay fast) and the
+    voc-fcn16s weights that solve.py starts from."""
+    from netspec import fcn_models
+    from netspec.prototxt import write_text as write
+    from layers.net import Net
+    write_dataset(str(tmp_path / "data"), train=3, val=2, size=(40, 48))
+    narrow = {k: 2 for k in recipe.SYNTHETIC_WIDTHS}
+    model = tmp_path / "voc-fcn8s"
+    for split in ("train", "val"):
+        write(str(model / f"{split}.prototxt"), fcn_models.net("voc-fcn8s", split, narrow))
+    solver = fcn_models.solver("voc-fcn8s")
+    solver.test_iter[0], solver.snapshot, solver.display = 2, 0, 1
+    write(str(model / "solver.prototxt"), solver)
+    base = Net(fcn_models.net("voc-fcn16s", "deploy", narrow), "TEST")
+    rng = np.random.default_rng(0)
+    for blobs in base.params.values():
+        for blob in blobs:
+            blob.data[...] = rng.standard_normal(blob.shape) * 0.01
+    (tmp_path / "voc-fcn16s").mkdir()
+    save_weights(base, str(tmp_path / "voc-fcn16s" / "voc-fcn16s.caffemodel"))
+    assert main(["recipe", "voc-fcn8s", "--root", str(tmp_path), "--rounds", "2", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("mean IU") == 2 and "Iteration 2 mean IU" in out and "SYNTHETIC" not in out
