@@ -63,7 +63,7 @@ class LRN(Layer):
             grad = dy * falloff - np.float32(2 * self.alpha * self.beta / self.size) * x * spread
         else:
             inner = dy * x * np.float32(-self.beta * self.alpha) * self.scale ** np.float32(-self.beta - 1)
-            spread = np.empty_like(x)
+            spread = np.zeros_like(x)
             s, p = self.size, self.pre_pad
             ave_pool_backward(np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
             grad = dy * falloff + 2 * x * spread

@@ -41,13 +41,11 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask):
 
 @numba.njit(parallel=True, cache=True)
 def max_pool_backward(dy, mask, dx):
+    """Adds each output's gradient to its argmax; dx starts at zero."""
     n, c, h, w = dx.shape
     oh, ow = dy.shape[2], dy.shape[3]
     for nc in numba.prange(n * c):
         i, j = nc // c, nc % c
-        for yy in range(h):
-            for xx in range(w):
-                dx[i, j, yy, xx] = 0.0
         for y in range(oh):
             for xo in range(ow):
                 where = mask[i, j, y, xo]
@@ -83,13 +81,11 @@ def ave_pool(x, kh, kw, sh, sw, ph, pw, out):
 
 @numba.njit(parallel=True, cache=True)
 def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
+    """Spreads each output's gradient over its window; dx starts at zero."""
     n, c, h, w = dx.shape
     oh, ow = dy.shape[2], dy.shape[3]
     for nc in numba.prange(n * c):
         i, j = nc // c, nc % c
-        for yy in range(h):
-            for xx in range(w):
-                dx[i, j, yy, xx] = 0.0
         for y in range(oh):
             y0, y1, ey = ave_window(y, sh, ph, kh, h)
             for xo in range(ow):
@@ -175,6 +171,7 @@ class Pooling(Layer):
         if not propagate_down[0]:
             return
         dy = np.ascontiguousarray(top[0].diff)
+        bottom[0].diff.fill(0)
         if self.method == PP.MAX:
             max_pool_backward(dy, self.mask, bottom[0].diff)
         else:
