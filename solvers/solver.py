@@ -217,7 +217,7 @@ class Solver:
         folder = os.path.dirname(model)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        save_weights(self.net, model)
+        save_weights(self.net, model, write_diff=self.param.snapshot_diff)
         history = [array for arrays in self.history for array in arrays[:1]] + \
                   [array for arrays in self.history for array in arrays[1:]]
         write_state(state, self.iter, model, self.lr_state["current_step"], history)

@@ -111,8 +111,8 @@ def net_to_proto(net, write_diff=False):
     return out
 
 
-def save_caffemodel(net, path):
-    write_atomic(path, net_to_proto(net).SerializeToString())
+def save_caffemodel(net, path, write_diff=False):
+    write_atomic(path, net_to_proto(net, write_diff).SerializeToString())
 
 
 def save_hdf5(net, path, write_diff=False):
@@ -135,5 +135,5 @@ def save_hdf5(net, path, write_diff=False):
         raise FCNError(f"{path}: cannot write ({err})") from None
 
 
-def save_weights(net, path):
-    (save_hdf5 if is_hdf5(path) else save_caffemodel)(net, path)
+def save_weights(net, path, write_diff=False):
+    (save_hdf5 if is_hdf5(path) else save_caffemodel)(net, path, write_diff)

@@ -114,3 +114,15 @@ def test_weights_of_another_net_name_layer_and_shapes():
     with pytest.raises(FCNError, match=r"layer 'fc6' blob 0: the file has shape \[64, 16, 6, 6\], "
                                        r"the net \[64, 32, 7, 7\]"):
         build_net(f"{folder('voc-fcn8s-narrow-test')}/net.prototxt", "TEST", alexnet)
+
+
+def test_diffs_are_written_when_asked(tmp_path):
+    case = folder("voc-fcn8s-narrow-test")
+    net = build_net(f"{case}/net.prototxt", "TEST", f"{case}/weights.caffemodel")
+    net.params["conv1_1"][0].diff[...] = 0.5
+    save_weights(net, str(tmp_path / "d.caffemodel"), write_diff=True)
+    layer = [l for l in read_caffemodel(str(tmp_path / "d.caffemodel")).layer if l.name == "conv1_1"][0]
+    assert len(layer.blobs[0].diff) == 108 and set(layer.blobs[0].diff) == {0.5}
+    save_weights(net, str(tmp_path / "d.caffemodel.h5"), write_diff=True)
+    with h5py.File(tmp_path / "d.caffemodel.h5", "r") as f:
+        assert (f["diff/conv1_1/0"][...] == 0.5).all()
