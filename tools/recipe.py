@@ -17,26 +17,49 @@ import time
 import numpy as np
 from PIL import Image
 
-from netspec import fcn_models
+from layers.net import Net
+from netspec import fcn_models, read_net
 from netspec.prototxt import write_text
 from solvers.score import seg_tests
 from solvers.solver import Solver
 from tools.palette import make_palette
 from tools.synthetic import write_dataset
 from weights.caffemodel import copy_weights
-from weights.surgery import interp
+from weights.surgery import interp, transplant
 
 HELP = "run a model's training recipe: on the real data if present, else (voc-fcn8s) on synthetic data"
 
-# model: (data files the recipe reads, relative to the model folder; base weights of solve.py)
-REAL = {
-    "voc-fcn32s": (["../data/sbdd/dataset/train.txt", "../data/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"],
-                   "../ilsvrc-nets/vgg16-fcn.caffemodel"),
-    "voc-fcn16s": (["../../data/sbdd/dataset/train.txt",
-                    "../../data/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"],
-                   "../voc-fcn32s/voc-fcn32s.caffemodel"),
-    "voc-fcn8s": (["../data/sbdd/dataset/train.txt", "../data/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"],
-                  "../voc-fcn16s/voc-fcn16s.caffemodel"),
+VGG = "../ilsvrc-nets/vgg16-fcn.caffemodel"
+VOC_DATA = ["{d}/sbdd/dataset/train.txt", "{d}/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"]
+NYUD_DATA = ["../data/nyud/trainval.txt", "../data/nyud/test.txt"]
+SIFT_DATA = ["../data/sift-flow/trainval.txt", "../data/sift-flow/test.txt"]
+CONTEXT_DATA = ["../../data/pascal/VOC2010/ImageSets/Main/train.txt", "../../data/pascal-context/labels.txt",
+                "../../data/pascal-context/59_labels.txt"]
+SCORE = [("score", "label")]
+SIFT_HEADS = [("score_sem", "sem"), ("score_geo", "geo")]
+
+# What each release solve.py needs, relative to the model folder: data files;
+# where its weights come from (a file, or transplants of base nets with a
+# suffix); the (score, label) blobs its seg tests read; steps per round.
+RECIPES = {
+    "voc-fcn32s": ([p.format(d="../data") for p in VOC_DATA], VGG, SCORE, 4000),
+    "voc-fcn16s": ([p.format(d="../../data") for p in VOC_DATA], "../voc-fcn32s/voc-fcn32s.caffemodel", SCORE, 4000),
+    "voc-fcn8s": ([p.format(d="../data") for p in VOC_DATA], "../voc-fcn16s/voc-fcn16s.caffemodel", SCORE, 4000),
+    "voc-fcn8s-atonce": ([p.format(d="../data") for p in VOC_DATA], VGG, SCORE, 4000),
+    "voc-fcn-alexnet": ([p.format(d="../data") for p in VOC_DATA], "../ilsvrc-nets/alexnet-fcn.caffemodel", SCORE, 4000),
+    "nyud-fcn32s-color": (NYUD_DATA, VGG, SCORE, 2000),
+    "nyud-fcn32s-hha": (NYUD_DATA, VGG, SCORE, 2000),
+    "nyud-fcn32s-color-d": (NYUD_DATA, VGG, SCORE, 2000),
+    "nyud-fcn32s-color-hha": (NYUD_DATA, [
+        ("../nyud-fcn32s-color/trainval.prototxt", "../nyud-fcn32s-color/nyud-fcn32s-color-heavy.caffemodel", "color"),
+        ("../nyud-fcn32s-hha/trainval.prototxt", "../nyud-fcn32s-hha/nyud-fcn32s-hha-heavy.caffemodel", "hha")],
+        SCORE, 2000),
+    "siftflow-fcn32s": (SIFT_DATA, VGG, SIFT_HEADS, 2000),
+    "siftflow-fcn16s": (SIFT_DATA, "../siftflow-fcn32s/siftflow-fcn32s.caffemodel", SIFT_HEADS, 2000),
+    "siftflow-fcn8s": (SIFT_DATA, "../siftflow-fcn16s/siftflow-fcn16s.caffemodel", SIFT_HEADS, 2000),
+    "pascalcontext-fcn32s": (CONTEXT_DATA, VGG, SCORE, 4000),
+    "pascalcontext-fcn16s": (CONTEXT_DATA, "../pascalcontext-fcn32s/pascalcontext-fcn32s.caffemodel", SCORE, 4000),
+    "pascalcontext-fcn8s": (CONTEXT_DATA, "../pascalcontext-fcn16s/pascalcontext-fcn16s.caffemodel", SCORE, 4000),
 }
 SYNTHETIC_WIDTHS = {64: 16, 128: 32, 256: 64, 512: 128, 4096: 256, 96: 24, 384: 96}
 
@@ -45,47 +68,60 @@ def add_arguments(parser):
     parser.add_argument("model", help="e.g. voc-fcn8s")
     parser.add_argument("--root", default=".", help="the repository root: MODEL/ and data/ live there")
     parser.add_argument("--weights", help="base weights (default: what the published solve.py loads)")
-    parser.add_argument("--rounds", type=int, default=25, help="rounds of training and seg tests on real data")
-    parser.add_argument("--steps", type=int, default=4000, help="steps per round on real data (default 4000)")
+    parser.add_argument("--rounds", type=int, default=25, help="rounds of training and seg tests on real data (25)")
+    parser.add_argument("--steps", type=int, help="steps per round on real data (default: the model's published value)")
     parser.add_argument("--iterations", type=int, default=600, help="steps of the synthetic run")
     parser.add_argument("--synthetic", action="store_true", help="use the synthetic set even if real data is present")
     parser.add_argument("--solver-type", default="Adam", help="solver of the synthetic run (default Adam)")
     parser.add_argument("--base-lr", type=float, default=1e-3, help="base_lr of the synthetic run")
 
 
+def weight_files(folder, source):
+    if isinstance(source, str):
+        return [os.path.join(folder, source)]
+    return [os.path.join(folder, path) for spec in source for path in spec[:2]]
+
+
 def run(args):
     fcn_models.splits(args.model)
     folder = os.path.join(args.root, args.model)
-    needs, base = REAL.get(args.model, ([], None))
-    weights = args.weights or (os.path.join(folder, base) if base else None)
-    missing = [os.path.normpath(os.path.join(folder, p)) for p in needs if not os.path.exists(os.path.join(folder, p))]
-    if weights and not os.path.exists(weights):
-        missing.append(os.path.normpath(weights))
-    if needs and not missing and not args.synthetic:
-        return run_published(folder, weights, args.rounds, args.steps)
+    needs, source, heads, steps = RECIPES[args.model]
+    if args.weights:
+        source = os.path.abspath(args.weights)
+    missing = [os.path.normpath(path) for path in
+               [os.path.join(folder, p) for p in needs] + weight_files(folder, source) if not os.path.exists(path)]
+    if not missing and not args.synthetic:
+        return run_published(folder, source, heads, args.rounds, args.steps or steps)
     if args.model == "voc-fcn8s":
         if missing:
             print("The real data is not here; missing: " + ", ".join(missing))
         return run_synthetic(args)
-    print(f"{args.model}: prototxts written to {folder}/. Training needs the real data and base weights"
-          + (f"; missing: {', '.join(missing)}" if missing else " (this model's recipe is not built in)") + ".")
+    print(f"{args.model}: prototxts written to {folder}/. Training needs the real data and base weights; "
+          f"missing: {', '.join(missing)}.")
     return 0
 
 
-def run_published(folder, weights, rounds, steps):
-    """The release's solve.py: weights, interp on upsampling layers, then
-    rounds of training each followed by seg tests on the val split."""
-    weights = os.path.abspath(weights)
+def run_published(folder, source, heads, rounds, steps):
+    """The release's solve.py: the base weights (or transplanted base nets),
+    bilinear kernels in the upsampling layers, then rounds of training each
+    followed by seg tests on the val split, one per score head."""
     here = os.getcwd()
     os.chdir(folder)   # the nets' data paths are relative to the model folder
     try:
         solver = Solver.from_file("solver.prototxt", log=lambda line: print(line, flush=True))
-        copy_weights(solver.net, weights)
+        if isinstance(source, str):
+            copy_weights(solver.net, source)
+        else:
+            for proto, weights, suffix in source:
+                base = Net(read_net(proto), "TEST", source=proto)
+                copy_weights(base, weights)
+                transplant(solver.net, base, suffix=suffix)
         interp(solver.net, [name for name in solver.net.params if "up" in name])
         count = solver.param.test_iter[0]
         for _ in range(rounds):
             solver.step(steps)
-            seg_tests(solver, count)
+            for layer, gt in heads:
+                seg_tests(solver, count, layer, gt)
     finally:
         os.chdir(here)
     return 0
