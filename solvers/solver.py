@@ -56,7 +56,6 @@ class Solver:
             raise FCNError(f"{source}: unknown solver type {param.type!r}; known: {', '.join(RULES)}")
         if param.random_seed >= 0:
             random.set_seed(param.random_seed)
-            np.random.seed(param.random_seed % 2**32)
         self.net = self._train_net()
         self.test_nets = [self._test_net(p) for p in self._test_params()]
         self.rule, copies = RULES[param.type]
@@ -64,7 +63,7 @@ class Solver:
         self.iter = 0
         self.lr_state = {"current_step": 0}
         self.losses, self.smoothed_loss = [], 0.0
-        self.requested = None     # set to "snapshot" or "stop" (Ctrl-C)
+        self.requested = None     # "stop" (Ctrl-C): end after the step under way
 
     @classmethod
     def from_file(cls, path, log=print):
@@ -133,10 +132,8 @@ class Solver:
             self.iter += 1
             if progress:
                 progress(self.iter - start, iterations)
-            if (p.snapshot and self.iter % p.snapshot == 0) or self.requested == "snapshot":
+            if p.snapshot and self.iter % p.snapshot == 0:
                 self.snapshot()
-                if self.requested == "snapshot":
-                    self.requested = None
             if self.requested == "stop":
                 break
 

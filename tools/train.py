@@ -58,7 +58,6 @@ def run(args):
     def interrupted(signum, frame):
         # Finish the step under way, then snapshot and stop (as caffe train).
         solver.requested = "stop"
-        solver.requested_snapshot = True
 
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
@@ -67,7 +66,7 @@ def run(args):
             solver.step(args.iterations, bar)
         else:
             solver.step(solver.param.max_iter - solver.iter, bar)
-        if getattr(solver, "requested_snapshot", False):
+        if solver.requested == "stop":
             solver.snapshot()
             print("interrupted: snapshot written", flush=True)
         elif args.iterations is None:
