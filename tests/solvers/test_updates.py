@@ -144,3 +144,15 @@ def test_multistep_advances_one_step_at_a_time():
     state = {"current_step": 0}
     rates = [learning_rate(s, i, state) for i in range(6)]
     assert rates == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
+
+
+def test_solve_runs_to_max_iter_and_snapshots_once(tmp_path):
+    prefix = tmp_path / "out" / "fc"
+    solver = make_solver(f'base_lr: 0.01 lr_policy: "fixed" max_iter: 3 snapshot_prefix: "{prefix}"')
+    solver.solve()
+    assert solver.iter == 3
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["fc_iter_3.caffemodel", "fc_iter_3.solverstate"]
+    again = make_solver(f'base_lr: 0.01 lr_policy: "fixed" max_iter: 3 snapshot_after_train: false '
+                        f'snapshot_prefix: "{tmp_path / "none" / "fc"}"')
+    again.solve()
+    assert not (tmp_path / "none").exists()
