@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from netspec import read_net, read_solver
+from netspec import caffe_pb2, read_net, read_solver
 from netspec.errors import FCNError
 from layers import random
 from layers.net import Net
@@ -100,7 +100,6 @@ class Solver:
 
     def _test_net(self, spec):
         net_param, source, state = spec
-        from netspec import caffe_pb2
         net = self._make_net(net_param, "TEST", state or caffe_pb2.NetState(), source)
         net.share_with(self.net)
         return net

@@ -6,7 +6,7 @@ import pytest
 
 from netspec import FCNError, caffe_pb2
 from tools.netload import build_net
-from weights.caffemodel import copy_weights, net_to_proto, read_caffemodel, save_weights
+from weights.caffemodel import net_to_proto, read_caffemodel, save_weights
 from tests.conftest import REFERENCE
 
 CASES = [("voc-fcn8s-narrow-test", "TEST"), ("voc-fcn8s-narrow-train", "TRAIN"),
