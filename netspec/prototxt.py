@@ -14,6 +14,7 @@ from google.protobuf import descriptor, text_encoding, text_format
 
 from netspec import caffe_pb2
 from netspec.errors import FCNError
+from netspec.upgrade import upgrade_net, upgrade_solver
 
 _FD = descriptor.FieldDescriptor
 
@@ -48,12 +49,10 @@ def read_text(path, message):
 
 def read_net(path):
     """A NetParameter from a prototxt, upgraded as Caffe upgrades on read."""
-    from netspec.upgrade import upgrade_net
     return upgrade_net(read_text(path, caffe_pb2.NetParameter()), path)
 
 
 def read_solver(path):
-    from netspec.upgrade import upgrade_solver
     return upgrade_solver(read_text(path, caffe_pb2.SolverParameter()), path)
 
 

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from netspec.errors import FCNError
+from netspec.prototxt import write_atomic
 from tools.netload import build_net
 
 HELP = "run a net on reference inputs and compare every blob with real Caffe's"
@@ -119,6 +120,5 @@ def run(args):
     print(f"compared {counted} arrays ({phase}{', backward' if args.backward else ''}): "
           f"{counted - len(bad)} ok, {len(bad)} failed, {len(results['skipped'])} skipped")
     if args.json:
-        from netspec.prototxt import write_atomic
         write_atomic(args.json, json.dumps({k: results[k] for k in ("data", "diff", "param_diff")}, indent=1))
     return 0 if not bad else 1

@@ -2,6 +2,7 @@
 import json
 
 from layers.net import Net
+from netspec.errors import FCNError
 from netspec.prototxt import write_atomic
 from tools.netload import load_net_param, parse_inputs, with_inputs
 
@@ -17,7 +18,6 @@ def add_arguments(parser):
 
 
 def parse_size(text):
-    from netspec.errors import FCNError
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:

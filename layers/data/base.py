@@ -7,6 +7,7 @@ import os
 import random
 
 import numpy as np
+import scipy.io
 from PIL import Image, UnidentifiedImageError
 
 from layers.base import Layer
@@ -99,7 +100,6 @@ class SegDataLayer(Layer):
             raise self.error(f"cannot decode label {path}: {err}") from None
 
     def load_mat(self, path, key):
-        import scipy.io
         if not os.path.exists(path):
             raise self.error(f"missing file {path}")
         try:
