@@ -5,12 +5,13 @@ kw) for Deconvolution, as in Caffe. Deconvolution runs Convolution's
 backward-data pass forward, and its forward pass backward.
 """
 import numpy as np
+from scipy.linalg.blas import sgemm
 
 from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
-from layers.im2col import WORKSPACE, col2im, im2col
+from layers.im2col import WORKSPACE, bands, col2im, im2col
 
 
 class ConvGeometry:
@@ -52,22 +53,32 @@ class ConvGeometry:
         ew = self.dw * (self.kw - 1) + 1
         return self.sh * (h - 1) + eh - 2 * self.ph, self.sw * (w - 1) + ew - 2 * self.pw
 
-    def im2col(self, image, out_hw):
-        """The col matrix of one (C, H, W) image, in the shared workspace."""
-        c = image.shape[0]
+    def bands(self, channels, out_hw):
+        """Bands of output rows to run one at a time (one if pointwise)."""
         oh, ow = out_hw
+        return [(0, oh)] if self.pointwise else bands(channels * self.kh * self.kw, oh, ow)
+
+    def im2col(self, image, ow, y0, y1):
+        """The col matrix of output rows [y0, y1) of one (C, H, W) image."""
+        c = image.shape[0]
         if self.pointwise:
-            return image.reshape(c, oh * ow)
-        col = WORKSPACE.get(c * self.kh * self.kw, oh * ow)
-        im2col(image, self.kh, self.kw, self.ph, self.pw, self.sh, self.sw, self.dh, self.dw, oh, ow, col)
+            return image.reshape(c, -1)[:, y0 * ow:y1 * ow]
+        col = WORKSPACE.get(c * self.kh * self.kw, (y1 - y0) * ow)
+        im2col(image, self.kh, self.kw, self.ph, self.pw, self.sh, self.sw, self.dh, self.dw, ow, y0, y1, col)
         return col
 
-    def col2im(self, col, image, out_hw):
-        oh, ow = out_hw
-        if self.pointwise:
-            image.reshape(col.shape)[...] = col
-            return
-        col2im(col, self.kh, self.kw, self.ph, self.pw, self.sh, self.sw, self.dh, self.dw, oh, ow, image)
+
+def accumulate_gemm(a, b, c):
+    """c += a @ b without a temporary the size of c (fc6's weight gradient is
+    411 MB): BLAS with beta = 1, on the transposed (Fortran-order) views."""
+    if not c.flags.c_contiguous:
+        c += a @ b
+        return
+    # c.T += b.T @ a.T, with b.T passed as b transposed so that a
+    # C-ordered col band reaches BLAS without a copy.
+    out = sgemm(1.0, b, a.T, beta=1.0, c=c.T, trans_a=True, overwrite_c=True)
+    if not np.shares_memory(out, c):
+        c[...] = out.T
 
 
 class _ConvBase(Layer):
@@ -129,34 +140,43 @@ class _ConvBase(Layer):
         return d.reshape(self.group, d.shape[0] // self.group, -1)
 
     def _conv_forward(self, image, out, w):
-        """out (M, oh*ow) = W (M, C*kh*kw) @ col, group by group."""
-        col = self.geometry.im2col(image, out.shape[1:])
-        out2 = out.reshape(self.group, out.shape[0] // self.group, -1)
-        col3 = col.reshape(self.group, col.shape[0] // self.group, -1)
-        for k in range(self.group):
-            np.matmul(w[k], col3[k], out=out2[k])
+        """out (M, oh*ow) = W (M, C*kh*kw) @ col, band by band, group by group."""
+        g = self.geometry
+        oh, ow = out.shape[1:]
+        out3 = out.reshape(self.group, -1, oh * ow)
+        for y0, y1 in g.bands(image.shape[0], (oh, ow)):
+            col3 = g.im2col(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
+            for k in range(self.group):
+                np.matmul(w[k], col3[k], out=out3[k][:, y0 * ow:y1 * ow])
 
     def _conv_backward_data(self, out_diff, image_diff, w):
-        """image_diff = col2im(W^T @ out_diff)."""
+        """image_diff = col2im(W^T @ out_diff), band by band."""
         g = self.geometry
         c = image_diff.shape[0]
         oh, ow = out_diff.shape[1:]
-        col = WORKSPACE.get(c * g.kh * g.kw, oh * ow) if not g.pointwise else image_diff.reshape(c, oh * ow)
-        od = out_diff.reshape(self.group, out_diff.shape[0] // self.group, -1)
-        col3 = col.reshape(self.group, col.shape[0] // self.group, -1)
-        for k in range(self.group):
-            np.matmul(w[k].T, od[k], out=col3[k])
-        if not g.pointwise:
-            g.col2im(col, image_diff, (oh, ow))
+        od = out_diff.reshape(self.group, -1, oh * ow)
+        if g.pointwise:
+            col3 = image_diff.reshape(self.group, -1, oh * ow)
+            for k in range(self.group):
+                np.matmul(w[k].T, od[k], out=col3[k])
+            return
+        image_diff[...] = 0
+        for y0, y1 in g.bands(c, (oh, ow)):
+            col = WORKSPACE.get(c * g.kh * g.kw, (y1 - y0) * ow)
+            col3 = col.reshape(self.group, -1, col.shape[1])
+            for k in range(self.group):
+                np.matmul(w[k].T, od[k][:, y0 * ow:y1 * ow], out=col3[k])
+            col2im(col, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1, image_diff)
 
     def _conv_weight_grad(self, image, out_diff, wd):
-        """wd += out_diff @ col^T."""
+        """wd += out_diff @ col^T, band by band."""
         g = self.geometry
-        col = g.im2col(image, out_diff.shape[1:])
-        od = out_diff.reshape(self.group, out_diff.shape[0] // self.group, -1)
-        col3 = col.reshape(self.group, col.shape[0] // self.group, -1)
-        for k in range(self.group):
-            wd[k] += od[k] @ col3[k].T
+        oh, ow = out_diff.shape[1:]
+        od = out_diff.reshape(self.group, -1, oh * ow)
+        for y0, y1 in g.bands(image.shape[0], (oh, ow)):
+            col3 = g.im2col(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
+            for k in range(self.group):
+                accumulate_gemm(od[k][:, y0 * ow:y1 * ow], col3[k].T, wd[k])
 
     def forward(self, bottom, top):
         w = self._weights()

@@ -9,17 +9,21 @@ from tools.netload import build_net
 from tools.shapes import blob_shapes
 from tests.conftest import REFERENCE
 
-CASES = [("voc-fcn8s-narrow-test", "TEST", False, "weights.caffemodel"),
-         ("voc-fcn8s-narrow-test", "TEST", False, "weights.caffemodel.h5"),
-         ("voc-fcn8s-narrow-train", "TRAIN", True, "weights.caffemodel"),
-         ("voc-fcn-alexnet-narrow-train", "TRAIN", True, "weights.caffemodel")]
+# Backward runs layer by layer: chained, a last-bit difference in a conv
+# output (the BLAS's summation order) may flip a near-tied max-pooling
+# argmax and move its gradient, on some machines and not others.
+CASES = [("voc-fcn8s-narrow-test", "TEST", False, False, "weights.caffemodel"),
+         ("voc-fcn8s-narrow-test", "TEST", False, True, "weights.caffemodel.h5"),
+         ("voc-fcn8s-narrow-train", "TRAIN", False, False, "weights.caffemodel"),
+         ("voc-fcn8s-narrow-train", "TRAIN", True, True, "weights.caffemodel"),
+         ("voc-fcn-alexnet-narrow-train", "TRAIN", True, True, "weights.caffemodel")]
 
 
-@pytest.mark.parametrize("case,phase,backward,weights", CASES)
-def test_matches_caffe(case, phase, backward, weights):
+@pytest.mark.parametrize("case,phase,backward,layerwise,weights", CASES)
+def test_matches_caffe(case, phase, backward, layerwise, weights):
     folder = os.path.join(REFERENCE, case)
     net = build_net(os.path.join(folder, "net.prototxt"), phase, os.path.join(folder, weights))
-    results = compare(net, os.path.join(folder, "blobs.h5"), backward)
+    results = compare(net, os.path.join(folder, "blobs.h5"), backward, layerwise)
     assert failures(results) == []
     assert results["skipped"] == []
     with open(os.path.join(folder, "meta.json")) as f:

@@ -15,7 +15,8 @@ def fcn(*args):
 def test_compare_backward_writes_json(tmp_path):
     out = tmp_path / "r.json"
     result = fcn("compare", "--model", f"{CASE}/net.prototxt", "--weights", f"{CASE}/weights.caffemodel",
-                 "--reference", f"{CASE}/blobs.h5", "--phase", "TRAIN", "--backward", "--json", str(out))
+                 "--reference", f"{CASE}/blobs.h5", "--phase", "TRAIN", "--backward", "--layerwise",
+                 "--json", str(out))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "0 failed" in result.stdout.splitlines()[-1]
     report = json.loads(out.read_text())
