@@ -20,6 +20,7 @@ class Blob:
         self._data = None
         self._diff = None
         self.initializer = None
+        self.freed = False
         self.reshape(shape)
 
     def reshape(self, *shape):
@@ -49,6 +50,9 @@ class Blob:
 
     @property
     def data(self):
+        if self.freed:
+            raise FCNError(f"blob {self.name!r} was freed after its last reader ran, to save memory; "
+                           "build the net with keep_blobs=True to keep every blob")
         if self._data is None:
             made = self.initializer() if self.initializer else None
             self._data = np.zeros(self.shape, np.float32) if made is None else made
@@ -64,6 +68,7 @@ class Blob:
     @data.setter
     def data(self, value):
         self._data = self._checked(value, "data")
+        self.freed = False
 
     def _checked(self, value, what):
         value = np.asarray(value)
@@ -94,10 +99,11 @@ class Blob:
     def share_diff(self, other):
         self._diff = other.diff
 
-    def release(self):
-        """Drop the arrays; the shape stays, and they come back (zeroed) on use."""
+    def free(self):
+        """Drop the arrays once the last reader has run; the shape stays."""
         self._data = None
         self._diff = None
+        self.freed = True
 
     def canonical_axis(self, axis):
         n = len(self.shape)

@@ -110,9 +110,12 @@ def insert_splits(net):
 
 
 class Net:
-    """A Caffe net for one phase. `blobs` and `params` are as in pycaffe."""
+    """A Caffe net for one phase. `blobs` and `params` are as in pycaffe.
 
-    def __init__(self, net_param, phase=TEST, stages=(), level=0, source="<net>"):
+    A TEST net frees each intermediate blob once its last reader has run,
+    unless `keep_blobs`; inputs, outputs and the tops of data layers stay."""
+
+    def __init__(self, net_param, phase=TEST, stages=(), level=0, source="<net>", keep_blobs=False):
         phase = phase_value(phase)
         self.source = source
         state = caffe_pb2.NetState(phase=phase, level=level)
@@ -135,6 +138,7 @@ class Net:
         self._build()
         self._plan_backward(self.param.force_backward)
         self._share_params()
+        self.frees = self._plan_lifetimes() if phase == TEST and not keep_blobs else [[] for _ in self.layers]
 
     # -- building -------------------------------------------------------
     def _build(self):
@@ -229,6 +233,21 @@ class Net:
                     need or layer.allow_force_backward(j) for j, need in enumerate(self.bottom_need_backward[i])]
                 layer.param_propagate_down = [True] * len(layer.blobs)
 
+    def _plan_lifetimes(self):
+        """For each layer, the blobs to free after it: those it reads last."""
+        last_reader = {}
+        for i, bottom in enumerate(self.bottom_vecs):
+            for blob in bottom:
+                last_reader[blob.name] = i
+        kept = {blob.name for bottom, top in zip(self.bottom_vecs, self.top_vecs) if not bottom for blob in top}
+        kept.update(blob.name for layer, top in zip(self.layers, self.top_vecs)
+                    for k, blob in enumerate(top) if layer.loss_weights[k])
+        frees = [[] for _ in self.layers]
+        for name, i in last_reader.items():
+            if name not in kept:
+                frees[i].append(self.blobs[name])
+        return frees
+
     def _share_params(self):
         """Learnable blobs named in ParamSpec are shared: data and diff."""
         self.params = OrderedDict()
@@ -272,11 +291,15 @@ class Net:
         for i in range(first, last + 1):
             layer = self.layers[i]
             bottom, top = self.bottom_vecs[i], self.top_vecs[i]
+            for blob in top:
+                blob.freed = False
             layer.reshape(bottom, top)
             layer.forward(bottom, top)
             for k, blob in enumerate(top):
                 if layer.loss_weights[k]:
                     loss += layer.loss_weights[k] * float(np.sum(blob.data, dtype=np.float64))
+            for blob in self.frees[i]:
+                blob.free()
         self.loss = loss
         return {name: self.blobs[name].data for name in self.outputs}
 
@@ -298,6 +321,8 @@ class Net:
             blob.diff[...] = 0
 
     def reshape(self):
+        for blob in self.blobs.values():
+            blob.freed = False
         for layer, bottom, top in zip(self.layers, self.bottom_vecs, self.top_vecs):
             layer.reshape(bottom, top)
 

@@ -83,7 +83,7 @@ class Solver:
     def _make_net(self, net_param, phase, state, source):
         stages = list(state.stage) + list(net_param.state.stage)
         level = state.level if state.HasField("level") else net_param.state.level
-        return Net(net_param, phase, stages=stages, level=level, source=source)
+        return Net(net_param, phase, stages=stages, level=level, source=source, keep_blobs=True)
 
     def _test_params(self):
         p = self.param

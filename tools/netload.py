@@ -56,9 +56,9 @@ def with_inputs(net_param, size, shapes):
     return out
 
 
-def build_net(model, phase="TEST", weights=None):
+def build_net(model, phase="TEST", weights=None, keep_blobs=False):
     net_param, source = load_net_param(model)
-    net = Net(net_param, phase, source=source)
+    net = Net(net_param, phase, source=source, keep_blobs=keep_blobs)
     if weights:
         copy_weights(net, weights)
     return net

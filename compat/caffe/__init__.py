@@ -35,7 +35,7 @@ class Net(_EngineNet):
             (phase,) = args
         else:
             raise TypeError("caffe.Net(model, phase) or caffe.Net(model, weights, phase)")
-        super().__init__(read_net(model), phase, stages=stages or (), level=level, source=model)
+        super().__init__(read_net(model), phase, stages=stages or (), level=level, source=model, keep_blobs=True)
         if weights:
             self.copy_from(weights)
 

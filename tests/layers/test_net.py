@@ -156,3 +156,27 @@ def test_propagate_down_false_stops_a_bottom_gradient():
     net.clear_param_diffs()
     net.backward()
     assert not net.params["c1"][0].diff.any() and net.params["c2"][0].diff.any()
+
+
+def test_test_net_frees_intermediates_after_their_last_reader():
+    text = INPUT + CONV.format(name="c1", bottom="data", top="c1", extra="") + """
+      layer { name: "r" type: "ReLU" bottom: "c1" top: "c1" }""" + CONV.format(
+        name="c2", bottom="c1", top="c2", extra="") + """
+      layer { name: "e" type: "Eltwise" bottom: "c2" bottom: "c1" top: "e" }"""
+    kept = net_from(text, "TEST", keep_blobs=True)
+    lean = net_from(text, "TEST")
+    lean.share_with(kept)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    for _ in range(2):     # a freed blob comes back when its producer runs again
+        expected = kept.forward(data=x)["e"]
+        np.testing.assert_array_equal(lean.forward(data=x)["e"], expected)
+    np.testing.assert_array_equal(lean.blobs["data"].data, kept.blobs["data"].data)
+    for name in ("c1", "c2"):
+        assert lean.blobs[name].shape == kept.blobs[name].shape
+        with pytest.raises(FCNError, match=f"'{name}' was freed.*keep_blobs=True"):
+            lean.blobs[name].data
+    lean.reshape()
+    assert lean.blobs["c1"].data.shape == kept.blobs["c1"].data.shape
+    train = net_from(text + LOSS % "e", "TRAIN")
+    train.forward(data=x)
+    assert train.blobs["c1"].data.shape == (2, 3, 4, 4)    # backward will need it

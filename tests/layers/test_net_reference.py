@@ -22,7 +22,7 @@ CASES = [("voc-fcn8s-narrow-test", "TEST", False, False, "weights.caffemodel"),
 @pytest.mark.parametrize("case,phase,backward,layerwise,weights", CASES)
 def test_matches_caffe(case, phase, backward, layerwise, weights):
     folder = os.path.join(REFERENCE, case)
-    net = build_net(os.path.join(folder, "net.prototxt"), phase, os.path.join(folder, weights))
+    net = build_net(os.path.join(folder, "net.prototxt"), phase, os.path.join(folder, weights), keep_blobs=True)
     results = compare(net, os.path.join(folder, "blobs.h5"), backward, layerwise)
     assert failures(results) == []
     assert results["skipped"] == []
