@@ -59,6 +59,15 @@ class Blob:
             self.initializer = None
         return self._data
 
+    def overwrite(self):
+        """The data array, about to be overwritten whole (weights loaded from
+        a file): a pending filler never runs."""
+        self.initializer = None
+        self.freed = False
+        if self._data is None:
+            self._data = np.empty(self.shape, np.float32)
+        return self._data
+
     def fill_with(self, make):
         """Fill on first use with `make()`: nets built only for their shapes
         (or about to load weights) never allocate their random fillers."""

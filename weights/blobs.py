@@ -18,13 +18,6 @@ def legacy_shape(shape):
     return (1,) * (4 - len(shape)) + tuple(shape) if len(shape) <= 4 else tuple(shape)
 
 
-def shapes_match(target, proto):
-    """Caffe's ShapeEquals: legacy 4-D dims match any shape with the same LegacyShape."""
-    if proto.HasField("shape"):
-        return tuple(target) == tuple(proto.shape.dim)
-    return legacy_shape(target) == legacy_shape(proto_shape(proto))
-
-
 def to_array(proto, where):
     shape = proto_shape(proto)
     values = proto.double_data if len(proto.double_data) else proto.data

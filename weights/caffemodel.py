@@ -15,7 +15,8 @@ from netspec import caffe_pb2
 from netspec.errors import FCNError
 from netspec.prototxt import write_atomic
 from netspec.upgrade import upgrade_net
-from weights.blobs import proto_shape, shapes_match, to_array, to_proto
+from weights.blobs import legacy_shape, to_proto
+from weights.wire import Caffemodel
 
 
 def is_hdf5(path):
@@ -42,12 +43,21 @@ def read_caffemodel(path):
 
 
 def read_weights(path):
-    """{layer name: [arrays]} from a caffemodel or a caffemodel.h5, in file order."""
+    """{layer name: [float32 arrays]} of a caffemodel or caffemodel.h5, in file order."""
     if is_hdf5(path):
         return read_hdf5_weights(path)
-    net = read_caffemodel(path)
-    return {layer.name: [(blob, f"{path}: layer {layer.name!r} blob {i}") for i, blob in enumerate(layer.blobs)]
-            for layer in net.layer}
+    out = {}
+    with Caffemodel(path) as model:
+        for name, blobs in model.layers():
+            out[name] = [_shaped(blob.array(), blob.shape, f"{path}: layer {name!r} blob {i}")
+                         for i, blob in enumerate(blobs)]
+    return out
+
+
+def _shaped(array, shape, where):
+    if array.size != int(np.prod(shape, dtype=np.int64)):
+        raise FCNError(f"{where}: blob of shape {list(shape)} holds {array.size} values")
+    return array.reshape(shape)
 
 
 def read_hdf5_weights(path):
@@ -63,40 +73,63 @@ def read_hdf5_weights(path):
                     raise FCNError(f"{path}: data/{name} is not a group of blobs")
                 arrays = []
                 for i in range(len(group)):
-                    if str(i) not in group:
+                    if str(i) not in group or not isinstance(group[str(i)], h5py.Dataset):
                         raise FCNError(f"{path}: data/{name} lacks blob {i}")
-                    arrays.append(np.asarray(group[str(i)], dtype=np.float32))
+                    arrays.append(read_dataset(path, group[str(i)]))
                 out[name] = arrays
             return out
     except OSError as err:
         raise FCNError(f"{path}: not a readable HDF5 file ({err})") from None
 
 
+def read_dataset(path, dataset):
+    """A float32 copy of an HDF5 dataset, refusing one that claims more
+    bytes than its file could hold (uncompressed, as Caffe writes them)."""
+    if dataset.dtype.kind not in "fiu":
+        raise FCNError(f"{path}: {dataset.name} holds {dataset.dtype}, not numbers")
+    stored = dataset.id.get_storage_size()
+    if dataset.compression is None and dataset.nbytes > max(stored, os.path.getsize(path)):
+        raise FCNError(f"{path}: {dataset.name} claims shape {list(dataset.shape)} ({dataset.nbytes} bytes), "
+                       "more than the file holds")
+    return np.asarray(dataset, dtype=np.float32)
+
+
 def copy_weights(net, path):
     """Load the weights file at `path` into `net` by layer name."""
-    source = read_weights(path)
-    for name, blobs in source.items():
-        if name not in net.layer_names:
-            continue
-        layer = net.layer(name)
-        targets = layer.blobs
-        if len(blobs) != len(targets) and (len(blobs) > len(targets) or not is_hdf5(path)):
-            raise FCNError(f"{path}: layer {name!r} has {len(blobs)} blobs in the file but "
-                           f"{len(targets)} in the net")
-        for i, (target, item) in enumerate(zip(targets, blobs)):
-            if is_hdf5(path):
-                array = item
+    if is_hdf5(path):
+        for name, arrays in read_hdf5_weights(path).items():
+            for i, target, array in _targets(net, path, name, arrays, extra_allowed=True):
                 if array.shape != target.shape:
                     raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape {list(array.shape)}, "
                                    f"the net {list(target.shape)}")
-            else:
-                proto, where = item
-                if not shapes_match(target.shape, proto):
-                    raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape "
-                                   f"{list(proto_shape(proto))}, the net {list(target.shape)}; rename the layer "
-                                   "to learn it from scratch instead")
-                array = to_array(proto, where).reshape(target.shape)
-            target.data[...] = array
+                target.overwrite()[...] = array
+        return
+    with Caffemodel(path) as model:
+        for name, blobs in model.layers():
+            for i, target, blob in _targets(net, path, name, blobs, extra_allowed=False):
+                legacy = blob.dims is None
+                declared = blob.shape
+                fits = legacy_shape(target.shape) == legacy_shape(declared) if legacy else target.shape == declared
+                if not fits:
+                    raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape {list(declared)}, "
+                                   f"the net {list(target.shape)}; rename the layer to learn it from scratch "
+                                   "instead")
+                if blob.count != target.count:
+                    raise FCNError(f"{path}: layer {name!r} blob {i}: shape {list(declared)} but "
+                                   f"{blob.count} values")
+                blob.copy_into(target.overwrite())
+
+
+def _targets(net, path, name, blobs, extra_allowed):
+    """(index, net blob, file blob) of layer `name`; none if the net lacks it
+    (Caffe ignores such layers). HDF5 files may hold fewer blobs than the layer."""
+    if name not in net.layer_names:
+        return []
+    targets = net.layer(name).blobs
+    if len(blobs) > len(targets) or (len(blobs) < len(targets) and not extra_allowed):
+        raise FCNError(f"{path}: layer {name!r} has {len(blobs)} blobs in the file but "
+                       f"{len(targets)} in the net")
+    return [(i, target, blob) for i, (target, blob) in enumerate(zip(targets, blobs))]
 
 
 def net_to_proto(net, write_diff=False):

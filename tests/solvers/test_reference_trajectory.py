@@ -8,7 +8,6 @@ import pytest
 
 from tools.cli import main
 from weights.caffemodel import read_weights
-from weights.blobs import to_array
 from tests.conftest import REFERENCE
 
 CASE = os.path.join(REFERENCE, "solver-voc-fcn8s-narrow")
@@ -40,8 +39,7 @@ def params_of(path):
     if path.endswith(".h5"):
         with h5py.File(path, "r") as f:
             return {(layer, int(i)): f["data"][layer][i][...] for layer in f["data"] for i in f["data"][layer]}
-    return {(layer, i): to_array(proto, path) for layer, blobs in read_weights(path).items()
-            for i, (proto, _) in enumerate(blobs)}
+    return {(layer, i): array for layer, blobs in read_weights(path).items() for i, array in enumerate(blobs)}
 
 
 def worst_error(ours, step):
