@@ -27,10 +27,23 @@ def to_array(proto, where):
     return np.asarray(values, dtype=np.float32).reshape(shape)
 
 
+def _packed_floats(field, array):
+    """The wire bytes of a packed float field: protobuf then parses them at
+    C speed, where extending the repeated field walks every float in Python."""
+    payload = np.ascontiguousarray(array, "<f4").tobytes()
+    length, size = bytearray(), len(payload)
+    while size >= 0x80:
+        length.append(size & 0x7F | 0x80)
+        size >>= 7
+    length.append(size)
+    return bytes([field << 3 | 2]) + bytes(length) + payload
+
+
 def to_proto(array, diff=None):
     proto = caffe_pb2.BlobProto()
     proto.shape.dim.extend(array.shape)
-    proto.data.extend(np.asarray(array, np.float32).ravel())
-    if diff is not None:
-        proto.diff.extend(np.asarray(diff, np.float32).ravel())
+    if array.size:
+        proto.MergeFromString(_packed_floats(5, array))
+    if diff is not None and diff.size:
+        proto.MergeFromString(_packed_floats(6, diff))
     return proto
