@@ -21,6 +21,10 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
+# Speed and memory against the machine's GEMM peak (benchmarks/run.py).
+bench: install
+	$(PY) -m benchmarks.run
+
 # Regenerates netspec/caffe_pb2.py from netspec/caffe.proto.
 proto: install
 	$(PY) -m pip install -q -e '.[proto]'

@@ -20,6 +20,7 @@ class Blob:
         self._data = None
         self._diff = None
         self.initializer = None
+        self.allocator = None
         self.freed = False
         self.reshape(shape)
 
@@ -54,8 +55,12 @@ class Blob:
             raise FCNError(f"blob {self.name!r} was freed after its last reader ran, to save memory; "
                            "build the net with keep_blobs=True to keep every blob")
         if self._data is None:
-            made = self.initializer() if self.initializer else None
-            self._data = np.zeros(self.shape, np.float32) if made is None else made
+            if self.initializer:
+                self._data = self.initializer()
+            elif self.allocator:
+                self._data = self.allocator(self.shape)
+            else:
+                self._data = np.zeros(self.shape, np.float32)
             self.initializer = None
         return self._data
 
@@ -114,6 +119,13 @@ class Blob:
         self._diff = None
         self.freed = True
 
+    @property
+    def buffer(self):
+        """The array that owns this blob's data (None if it has none)."""
+        if self._data is None:
+            return None
+        return self._data if self._data.base is None else self._data.base
+
     def canonical_axis(self, axis):
         n = len(self.shape)
         if not -n <= axis < max(n, 1):
@@ -134,3 +146,27 @@ class Blob:
 
     def __repr__(self):
         return f"Blob({self.name!r}, {list(self.shape)})"
+
+
+class Arena:
+    """Buffers of freed blobs, lent again to the next blob that fits: a TEST
+    net reuses its memory from pass to pass instead of asking the kernel for
+    fresh (page-faulted, zeroed) pages for every activation. A lent array
+    holds whatever was there before; every layer writes all of its tops."""
+
+    def __init__(self):
+        self.free = []
+
+    def take(self, shape):
+        count = int(np.prod(shape, dtype=np.int64))
+        fits = [i for i, b in enumerate(self.free) if b.size >= count]
+        if fits:
+            buffer = self.free.pop(min(fits, key=lambda i: self.free[i].size))
+        else:
+            if self.free:   # sizes changed: let the largest old buffer go
+                self.free.pop(max(range(len(self.free)), key=lambda i: self.free[i].size))
+            buffer = np.empty(count, np.float32)
+        return buffer[:count].reshape(shape)
+
+    def give(self, buffer):
+        self.free.append(buffer.reshape(-1))

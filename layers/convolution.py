@@ -12,6 +12,7 @@ from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
 from layers.im2col import WORKSPACE, bands, col2im, im2col
+from layers.threads import WORKERS, parallel, split
 
 
 class ConvGeometry:
@@ -53,18 +54,27 @@ class ConvGeometry:
         ew = self.dw * (self.kw - 1) + 1
         return self.sh * (h - 1) + eh - 2 * self.ph, self.sw * (w - 1) + ew - 2 * self.pw
 
-    def bands(self, channels, out_hw):
+    def bands(self, channels, out_hw, weights):
         """Bands of output rows to run one at a time (one if pointwise)."""
         oh, ow = out_hw
-        return [(0, oh)] if self.pointwise else bands(channels * self.kh * self.kw, oh, ow)
+        return [(0, oh)] if self.pointwise else bands(channels * self.kh * self.kw, oh, ow, weights)
 
-    def im2col(self, image, ow, y0, y1):
-        """The col matrix of output rows [y0, y1) of one (C, H, W) image."""
+    def col_band(self, image, ow, y0, y1, parallel_rows=False):
+        """The col matrix of output rows [y0, y1) of one (C, H, W) image, in
+        this thread's workspace; its rows spread over the workers if asked."""
         c = image.shape[0]
         if self.pointwise:
             return image.reshape(c, -1)[:, y0 * ow:y1 * ow]
-        col = WORKSPACE.get(c * self.kh * self.kw, (y1 - y0) * ow)
-        im2col(image, self.kh, self.kw, self.ph, self.pw, self.sh, self.sw, self.dh, self.dw, ow, y0, y1, col)
+        rows = c * self.kh * self.kw
+        col = WORKSPACE.get(rows, (y1 - y0) * ow)
+
+        def fill(span):
+            im2col(image, self.kh, self.kw, self.ph, self.pw, self.sh, self.sw, self.dh, self.dw,
+                   ow, y0, y1, span[0], span[1], col)
+        if parallel_rows:
+            parallel(fill, split(rows))
+        else:
+            fill((0, rows))
         return col
 
 
@@ -139,44 +149,70 @@ class _ConvBase(Layer):
         d = self.blobs[0].diff
         return d.reshape(self.group, d.shape[0] // self.group, -1)
 
+    def _slices(self, rows):
+        """(group, start, stop): the rows of each group cut for the workers."""
+        parts = -(-WORKERS // self.group)
+        return [(k, a, b) for k in range(self.group) for a, b in split(rows, parts)]
+
     def _conv_forward(self, image, out, w):
-        """out (M, oh*ow) = W (M, C*kh*kw) @ col, band by band, group by group."""
+        """out (M, oh*ow) = W (M, C*kh*kw) @ col. Many bands: one band per
+        worker. Few (small or pointwise layers): each worker takes a slice
+        of the output channels, so fc6's 411 MB of weights stream once."""
         g = self.geometry
         oh, ow = out.shape[1:]
         out3 = out.reshape(self.group, -1, oh * ow)
-        for y0, y1 in g.bands(image.shape[0], (oh, ow)):
-            col3 = g.im2col(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
-            for k in range(self.group):
-                np.matmul(w[k], col3[k], out=out3[k][:, y0 * ow:y1 * ow])
+        band_list = g.bands(image.shape[0], (oh, ow), w.size)
+        if len(band_list) >= WORKERS:
+            def band_work(band):
+                y0, y1 = band
+                col3 = g.col_band(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
+                for k in range(self.group):
+                    np.matmul(w[k], col3[k], out=out3[k][:, y0 * ow:y1 * ow])
+            parallel(band_work, band_list)
+            return
+        for y0, y1 in band_list:
+            col3 = g.col_band(image, ow, y0, y1, parallel_rows=True).reshape(self.group, -1, (y1 - y0) * ow)
+
+            def channel_work(s):
+                k, a, b = s
+                np.matmul(w[k][a:b], col3[k], out=out3[k][a:b, y0 * ow:y1 * ow])
+            parallel(channel_work, self._slices(w.shape[1]))
 
     def _conv_backward_data(self, out_diff, image_diff, w):
-        """image_diff = col2im(W^T @ out_diff), band by band."""
+        """image_diff = col2im(W^T @ out_diff), band by band; each worker
+        takes a slice of the image's channels, whose col2im no other touches."""
         g = self.geometry
         c = image_diff.shape[0]
+        cg, per = c // self.group, g.kh * g.kw
         oh, ow = out_diff.shape[1:]
         od = out_diff.reshape(self.group, -1, oh * ow)
+        slices = self._slices(cg)
         if g.pointwise:
-            col3 = image_diff.reshape(self.group, -1, oh * ow)
-            for k in range(self.group):
-                np.matmul(w[k].T, od[k], out=col3[k])
+            image3 = image_diff.reshape(self.group, cg, oh * ow)
+            parallel(lambda s: np.matmul(w[s[0]].T[s[1]:s[2]], od[s[0]], out=image3[s[0]][s[1]:s[2]]), slices)
             return
         image_diff[...] = 0
-        for y0, y1 in g.bands(c, (oh, ow)):
-            col = WORKSPACE.get(c * g.kh * g.kw, (y1 - y0) * ow)
-            col3 = col.reshape(self.group, -1, col.shape[1])
-            for k in range(self.group):
-                np.matmul(w[k].T, od[k][:, y0 * ow:y1 * ow], out=col3[k])
-            col2im(col, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1, image_diff)
+        for y0, y1 in g.bands(c, (oh, ow), w.size):
+            col = WORKSPACE.get(c * per, (y1 - y0) * ow)
+            col3 = col.reshape(self.group, cg * per, -1)
+
+            def work(s):
+                k, a, b = s
+                np.matmul(w[k].T[a * per:b * per], od[k][:, y0 * ow:y1 * ow], out=col3[k][a * per:b * per])
+                col2im(col, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1,
+                       k * cg + a, k * cg + b, image_diff)
+            parallel(work, slices)
 
     def _conv_weight_grad(self, image, out_diff, wd):
-        """wd += out_diff @ col^T, band by band."""
+        """wd += out_diff @ col^T, band by band; each worker takes a slice of
+        the output channels."""
         g = self.geometry
         oh, ow = out_diff.shape[1:]
         od = out_diff.reshape(self.group, -1, oh * ow)
-        for y0, y1 in g.bands(image.shape[0], (oh, ow)):
-            col3 = g.im2col(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
-            for k in range(self.group):
-                accumulate_gemm(od[k][:, y0 * ow:y1 * ow], col3[k].T, wd[k])
+        for y0, y1 in g.bands(image.shape[0], (oh, ow), wd.size):
+            col3 = g.col_band(image, ow, y0, y1, parallel_rows=True).reshape(self.group, -1, (y1 - y0) * ow)
+            parallel(lambda s: accumulate_gemm(od[s[0]][s[1]:s[2], y0 * ow:y1 * ow], col3[s[0]].T,
+                                               wd[s[0]][s[1]:s[2]]), self._slices(wd.shape[1]))
 
     def forward(self, bottom, top):
         w = self._weights()

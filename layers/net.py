@@ -12,7 +12,8 @@ import numpy as np
 from netspec import caffe_pb2
 from netspec.errors import FCNError
 from layers.base import create_layer
-from layers.blob import Blob
+from layers.blob import Arena, Blob
+from layers.threads import single_threaded_blas
 import layers.registry  # noqa: F401  (registers every layer type)
 
 TRAIN, TEST = caffe_pb2.TRAIN, caffe_pb2.TEST
@@ -139,6 +140,9 @@ class Net:
         self._plan_backward(self.param.force_backward)
         self._share_params()
         self.frees = self._plan_lifetimes() if phase == TEST and not keep_blobs else [[] for _ in self.layers]
+        self.arena = Arena()
+        for blob in {b for frees in self.frees for b in frees}:
+            blob.allocator = self.arena.take
 
     # -- building -------------------------------------------------------
     def _build(self):
@@ -280,6 +284,10 @@ class Net:
     # -- running ----------------------------------------------------------
     def forward(self, start=None, end=None, **inputs):
         """Run the layers from `start` to `end` (names); returns {output: data}."""
+        with single_threaded_blas():
+            return self._forward(start, end, inputs)
+
+    def _forward(self, start, end, inputs):
         for name, value in inputs.items():
             blob = self.blobs[name]
             value = np.asarray(value, np.float32)
@@ -299,12 +307,23 @@ class Net:
                 if layer.loss_weights[k]:
                     loss += layer.loss_weights[k] * float(np.sum(blob.data, dtype=np.float64))
             for blob in self.frees[i]:
-                blob.free()
+                self._free(blob)
         self.loss = loss
         return {name: self.blobs[name].data for name in self.outputs}
 
+    def _free(self, blob):
+        buffer = blob.buffer
+        blob.free()
+        if buffer is not None and buffer.size and not any(
+                other.buffer is buffer for other in self.blobs.values() if other._data is not None):
+            self.arena.give(buffer)
+
     def backward(self, start=None, end=None):
         """Gradients from the loss back through every layer that needs them."""
+        with single_threaded_blas():
+            self._backward(start, end)
+
+    def _backward(self, start, end):
         first = self.layer_names.index(start) if start else len(self.layers) - 1
         last = self.layer_names.index(end) if end else 0
         for i in range(first, last - 1, -1):

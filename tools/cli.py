@@ -11,7 +11,7 @@ import sys
 
 from netspec.errors import FCNError
 
-COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe"]
+COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time"]
 
 
 def build_parser():

@@ -10,10 +10,11 @@ from weights.caffemodel import copy_weights
 ONE_CHANNEL_TOPS = {"label", "sem", "geo", "depth"}
 
 
-def load_net_param(model):
-    """A prototxt path, or the name of a published model (its val/test net)."""
+def load_net_param(model, train=False):
+    """A prototxt path, or the name of a published model (its val/test net,
+    or its train net if `train`)."""
     if not os.path.isfile(model) and model in fcn_models.MODELS:
-        return fcn_models.net(model, fcn_models.splits(model)[1]), model
+        return fcn_models.net(model, fcn_models.splits(model)[0 if train else 1]), model
     return read_net(model), model
 
 

@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 
+import layers.im2col
 from layers.convolution import Convolution  # noqa: F401  (registers the layer)
 from tests.layers.gradcheck import check_gradient, make_layer, run_forward
+
+
+@pytest.fixture(autouse=True, params=["one band", "a band per output row"])
+def bands(request, monkeypatch):
+    """Every case twice: whole, and cut into bands of one output row, which
+    the workers share out (and col2im sums across)."""
+    if request.param != "one band":
+        monkeypatch.setattr(layers.im2col, "COL_BUDGET", 1)
 
 
 def naive_conv(x, w, b, stride, pad, dilation, group):
