@@ -252,6 +252,12 @@ class Net:
                 frees[i].append(self.blobs[name])
         return frees
 
+    def keep(self, *names):
+        """Never free these blobs (a TEST net frees intermediates)."""
+        self.frees = [[blob for blob in frees if blob.name not in names] for frees in self.frees]
+        for name in names:
+            self.blobs[name].allocator = None
+
     def _share_params(self):
         """Learnable blobs named in ParamSpec are shared: data and diff."""
         self.params = OrderedDict()

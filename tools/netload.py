@@ -63,3 +63,39 @@ def build_net(model, phase="TEST", weights=None, keep_blobs=False):
     if weights:
         copy_weights(net, weights)
     return net
+
+
+def image_net(model):
+    """The net `model` names, cut down to what an image alone feeds: data
+    layers become Inputs, and every input but the image (labels), with
+    each layer that depends on one (losses, accuracies), is dropped. A
+    published model's name gives its deploy net."""
+    if not os.path.isfile(model) and model in fcn_models.MODELS:
+        return fcn_models.net(model, "deploy"), model
+    net_param, source = load_net_param(model)
+    net_param = with_inputs(net_param, (fcn_models.DEPLOY_SIZE, fcn_models.DEPLOY_SIZE), {})
+    inputs = [(layer, top) for layer in net_param.layer if layer.type == "Input" for top in layer.top]
+    if not inputs:
+        raise FCNError(f"{source}: no Input (or data) layer to feed images into")
+    image = "data" if any(top == "data" for _, top in inputs) else inputs[0][1]
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    out.ClearField("layer")
+    dropped = set()
+    for layer in net_param.layer:
+        if layer.type == "Input":
+            shapes = [s for top, s in zip(layer.top, layer.input_param.shape) if top == image]
+            dropped.update(top for top in layer.top if top != image)
+            if not shapes:
+                continue
+            kept = out.layer.add()
+            kept.CopyFrom(layer)
+            kept.ClearField("top")
+            kept.top.append(image)
+            kept.input_param.ClearField("shape")
+            kept.input_param.shape.add().CopyFrom(shapes[0])
+        elif any(b in dropped for b in layer.bottom):
+            dropped.update(layer.top)
+        else:
+            out.layer.add().CopyFrom(layer)
+    return out, source

@@ -5,6 +5,7 @@ import signal
 import sys
 
 from solvers.solver import Solver
+from tools.progress import progress_bar
 from weights.caffemodel import copy_weights
 
 HELP = "train with a solver.prototxt, as `caffe train` (snapshots, restore, Ctrl-C snapshots)"
@@ -26,20 +27,6 @@ def latest_state(solver):
         if match:
             found.append((int(match.group(1)), path))
     return max(found)[1] if found else None
-
-
-def progress_bar(stream):
-    """A one-line bar, redrawn in place, for a terminal; None otherwise."""
-    if not stream.isatty():
-        return None
-
-    def draw(done, total):
-        filled = int(30 * done / max(total, 1))
-        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-    return draw
 
 
 def run(args):

@@ -150,17 +150,25 @@ def save_caffemodel(net, path, write_diff=False):
 
 def save_hdf5(net, path, write_diff=False):
     """Caffe's layout: data/<layer>/<i> for every layer (empty groups included)."""
+    groups = [("data", {layer.name: [b.data for b in layer.blobs] for layer in net.layers})]
+    if write_diff:
+        groups.append(("diff", {layer.name: [b.diff for b in layer.blobs] for layer in net.layers}))
+    write_hdf5_groups(path, groups)
+
+
+def write_hdf5_groups(path, groups):
+    """[(group, {layer: [arrays]})] as group/<layer>/<i>, written to a
+    temporary file in the same folder and renamed."""
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
     try:
         with h5py.File(tmp, "w") as f:
-            groups = [("data", False)] + ([("diff", True)] if write_diff else [])
-            for group_name, diff in groups:
+            for group_name, layers in groups:
                 group = f.create_group(group_name)
-                for layer in net.layers:
-                    sub = group.create_group(layer.name)
-                    for i, blob in enumerate(layer.blobs):
-                        sub.create_dataset(str(i), data=blob.diff if diff else blob.data)
+                for name, arrays in layers.items():
+                    sub = group.create_group(name)
+                    for i, array in enumerate(arrays):
+                        sub.create_dataset(str(i), data=np.asarray(array, np.float32))
         os.replace(tmp, path)
     except OSError as err:
         if os.path.exists(tmp):

@@ -11,30 +11,36 @@ def transplant(new_net, net, suffix="", log=print):
     `suffix`) of `new_net`; same count but another shape is coerced (an
     O x I inner product into an O x I x H x W convolution); the rest is
     dropped. Each action is reported; returns them as (action, layer, index)."""
+    arrays = {name: [blob.data for blob in blobs] for name, blobs in net.params.items()}
+    return transplant_arrays(new_net, arrays, suffix, log)
+
+
+def transplant_arrays(new_net, arrays, suffix="", log=print):
+    """transplant() from {layer: [arrays]}, such as a weights file holds."""
     actions = []
-    for name, blobs in net.params.items():
+    for name, blobs in arrays.items():
         target = name + suffix
         if target not in new_net.params:
             log(f"dropping {name}")
             actions.append(("drop", name, None))
             continue
-        for i, blob in enumerate(blobs):
+        for i, array in enumerate(blobs):
             if i >= len(new_net.params[target]):
                 log(f"dropping {name} {i}")
                 actions.append(("drop", name, i))
                 break
             into = new_net.params[target][i]
-            if blob.shape != into.shape:
-                if blob.count != into.count:
-                    log(f"dropping {name} {i}: {list(blob.shape)} and {list(into.shape)} hold different counts")
+            if array.shape != into.shape:
+                if array.size != into.count:
+                    log(f"dropping {name} {i}: {list(array.shape)} and {list(into.shape)} hold different counts")
                     actions.append(("drop", name, i))
                     continue
-                log(f"coercing {name} {i} from {list(blob.shape)} to {list(into.shape)}")
+                log(f"coercing {name} {i} from {list(array.shape)} to {list(into.shape)}")
                 actions.append(("coerce", name, i))
             else:
                 log(f"copying {name} -> {target} {i}")
                 actions.append(("copy", name, i))
-            into.data[...] = blob.data.reshape(into.shape)
+            into.overwrite()[...] = array.reshape(into.shape)
     return actions
 
 

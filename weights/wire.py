@@ -16,9 +16,11 @@ import struct
 
 import numpy as np
 
+from netspec import caffe_pb2
 from netspec.errors import FCNError
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
+V1_TYPES = {number: name for name, number in caffe_pb2.V1LayerParameter.LayerType.items()}
 # Floats copied between two hand-backs of pages.
 COPY_CHUNK = 1 << 22
 
@@ -161,7 +163,9 @@ class WireBlob:
 
 
 class Caffemodel:
-    """A memory-mapped binary caffemodel; `layers()` yields (name, [WireBlob])."""
+    """A memory-mapped binary caffemodel; `layers()` yields (name, [WireBlob]).
+    After a full pass, `kinds` holds each layer's type and `format` says
+    which layout the file uses."""
 
     def __init__(self, path):
         self.path = path
@@ -178,6 +182,8 @@ class Caffemodel:
             self.file.close()
             raise FCNError(f"{path}: empty file, not a caffemodel")
         self.buf = mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.kinds = {}
+        self.layouts = set()
 
     def hand_back(self, begin, stop):
         page = mmap.PAGESIZE
@@ -197,13 +203,18 @@ class Caffemodel:
             if wire != LENGTH:
                 continue
             if number == 100:       # LayerParameter
-                yield self._layer(begin, stop, name_field=1, blobs_field=7)
+                self.layouts.add("V2")
+                yield self._layer(begin, stop, name_field=1, blobs_field=7, type_field=2)
             elif number == 2:       # V1LayerParameter
-                yield self._layer(begin, stop, name_field=4, blobs_field=6, v0_field=1)
+                self.layouts.add("V1")
+                yield self._layer(begin, stop, name_field=4, blobs_field=6, type_field=5, v0_field=1)
 
-    def _layer(self, begin, stop, name_field, blobs_field, v0_field=None):
-        name, blobs = "", []
-        for number, wire, _, a, b in fields(self.buf, begin, stop):
+    def _layer(self, begin, stop, name_field, blobs_field, type_field, v0_field=None):
+        name, kind, blobs = "", "", []
+        for number, wire, value, a, b in fields(self.buf, begin, stop):
+            if number == type_field:
+                kind = self._text(a, b) if wire == LENGTH else V1_TYPES.get(value, str(value))
+                continue
             if wire != LENGTH:
                 continue
             if number == name_field:
@@ -211,9 +222,14 @@ class Caffemodel:
             elif number == blobs_field:
                 blobs.append(WireBlob(self, a, b))
             elif number == v0_field:
-                v0_name, v0_blobs = self._layer(a, b, name_field=1, blobs_field=50)
+                self.layouts.add("V0")
+                v0_name, v0_blobs = self._layer(a, b, name_field=1, blobs_field=50, type_field=2)
                 name = name or v0_name
+                kind = kind or self.kinds.get(v0_name, "")
                 blobs.extend(v0_blobs)
+        self.kinds[name] = kind
+        if any(blob.dims is None and blob.has_legacy for blob in blobs):
+            self.layouts.add("legacy dims")
         return name, blobs
 
     def _text(self, begin, stop):

@@ -1,0 +1,101 @@
+"""fcn convert and fcn info on every shared caffemodel, and on a V1 file."""
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from weights.formats import load_arrays
+from tests.conftest import REFERENCE
+from tests.weights.test_caffemodel import as_v1_with_legacy_dims
+
+MODELS = sorted(glob.glob(os.path.join(REFERENCE, "*", "*.caffemodel")))
+CASE = os.path.join(REFERENCE, "voc-fcn8s-narrow-test")
+
+
+def fcn(*args):
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True, text=True)
+
+
+def assert_same_arrays(a, b):
+    with_blobs = {name: blobs for name, blobs in a.items() if blobs}
+    assert sorted(with_blobs) == sorted(name for name, blobs in b.items() if blobs)
+    for name, blobs in with_blobs.items():
+        assert len(blobs) == len(b[name])
+        for x, y in zip(blobs, b[name]):
+            assert x.dtype == y.dtype == np.float32 and x.shape == y.shape
+            assert x.tobytes() == y.tobytes()
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: os.path.relpath(p, REFERENCE))
+def test_round_trip_is_bit_exact(path, tmp_path):
+    chain = [path, tmp_path / "w.caffemodel.h5", tmp_path / "w.npz", tmp_path / "w.caffemodel"]
+    for source, target in zip(chain, chain[1:]):
+        result = fcn("convert", str(source), str(target))
+        assert result.returncode == 0, result.stderr
+    original = load_arrays(path)
+    for step in chain[1:]:
+        assert_same_arrays(original, load_arrays(str(step)))
+    same = tmp_path / "same.caffemodel"
+    assert fcn("convert", path, str(same)).returncode == 0
+    assert same.read_bytes() == open(path, "rb").read()
+
+
+def test_v1_file_converts_to_v2_that_compare_accepts(tmp_path):
+    v1 = tmp_path / "v1.caffemodel"
+    v1.write_bytes(as_v1_with_legacy_dims(f"{CASE}/weights.caffemodel").SerializeToString())
+    info = fcn("info", str(v1))
+    assert info.returncode == 0 and "V1" in info.stdout and "legacy dims" in info.stdout
+    assert "CONVOLUTION" in info.stdout
+    v2 = tmp_path / "v2.caffemodel"
+    assert fcn("convert", str(v1), str(v2)).returncode == 0
+    info = fcn("info", str(v2))
+    assert "V2" in info.stdout and "V1" not in info.stdout and "Convolution" in info.stdout
+    compare = fcn("compare", "--model", f"{CASE}/net.prototxt", "--weights", str(v2),
+                  "--reference", f"{CASE}/blobs.h5")
+    assert compare.returncode == 0, compare.stdout[-1000:]
+
+
+def test_convert_into_another_net_reports_each_action(tmp_path):
+    """A VGG-style fully connected fc6 (O x I) coerced into FCN's fc6 (O x C x 7 x 7)."""
+    arrays = load_arrays(f"{CASE}/weights.caffemodel")
+    fc = {name: [a.reshape(a.shape[0], -1) if a.ndim == 4 and name in ("fc6", "fc7") else a for a in blobs]
+          for name, blobs in arrays.items() if blobs}
+    fc["extra"] = [np.zeros(3, np.float32)]
+    from weights.formats import save_arrays
+    source = tmp_path / "fc.npz"
+    save_arrays(str(source), fc)
+    out = tmp_path / "conv.caffemodel"
+    result = fcn("convert", str(source), str(out), "--net", f"{CASE}/net.prototxt")
+    assert result.returncode == 0, result.stderr
+    assert "coercing fc6 0 from [64, 1568] to [64, 32, 7, 7]" in result.stdout
+    assert "copying conv1_1 -> conv1_1 0" in result.stdout and "dropping extra" in result.stdout
+    assert_same_arrays(arrays, load_arrays(str(out)))
+
+
+def test_info_of_a_net_and_of_hdf5(tmp_path):
+    result = fcn("info", f"{CASE}/net.prototxt")
+    assert result.returncode == 0
+    line = [l for l in result.stdout.splitlines() if l.strip().startswith("upscore8 ")][0]
+    assert "Deconvolution" in line
+    result = fcn("info", f"{CASE}/weights.caffemodel.h5")
+    assert result.returncode == 0 and "HDF5" in result.stdout and "291,827 parameters" in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["convert", "missing.caffemodel", "out.npz"], "missing.caffemodel: no such file"),
+    (["convert", "IN.caffemodel", "out.txt"], "unknown weights format"),
+    (["info", "missing.npz"], "missing.npz: no such file"),
+    (["info", "garbage.npz"], "not a readable .npz"),
+    (["info", "garbage.caffemodel"], "not a binary caffemodel"),
+])
+def test_bad_input_is_one_line(tmp_path, args, message):
+    (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 nonsense")
+    (tmp_path / "garbage.caffemodel").write_bytes(b"\xff\xff\xff")
+    args = [str(tmp_path / a) if a.startswith(("missing", "garbage", "out")) else a for a in args]
+    args = [f"{CASE}/weights.caffemodel" if a == "IN.caffemodel" else a for a in args]
+    result = fcn(*args)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,61 @@
+"""`fcn info`: what a weights file or a net holds.
+
+For weights: the format (V2, V1, V0, legacy dims, HDF5, npz), each layer's
+type and blob shapes, parameter counts and the total. For a prototxt (or a
+published model name): each layer's type and the shapes of its tops, as
+`fcn shapes` computes them at --size.
+"""
+import os
+
+import numpy as np
+
+from netspec.errors import FCNError
+from layers.net import Net
+from tools.netload import load_net_param, with_inputs
+from tools.shapes import parse_size
+from weights.formats import describe
+
+HELP = "describe a weights file (format, layers, shapes, sizes) or a net (layers and output shapes)"
+WEIGHT_ENDINGS = (".caffemodel", ".h5", ".hdf5", ".npz")
+
+
+def add_arguments(parser):
+    parser.add_argument("path", metavar="FILE", help="weights file, prototxt or published model name")
+    parser.add_argument("--size", default="500x500", help="HxW fed to a net's data layers (default 500x500)")
+
+
+def weights_info(path):
+    text, layers = describe(path)
+    print(f"{path}: {text}, {os.path.getsize(path):,} bytes")
+    width = max([len(name) for name, _, _ in layers] + [5])
+    total = 0
+    for name, kind, shapes in layers:
+        count = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        total += count
+        dims = ", ".join("x".join(map(str, s)) or "scalar" for s in shapes) or "-"
+        print(f"  {name:<{width}}  {kind or '?':<16} {dims:<36} {count:>12,}")
+    print(f"{len(layers)} layers, {total:,} parameters ({total * 4 / 2**20:.1f} MiB as float32)")
+
+
+def net_info(model, size):
+    net_param, source = load_net_param(model)
+    net = Net(with_inputs(net_param, size, {}), "TEST", source=source)
+    print(f"{source}: net {net.name or '(unnamed)'}, {len(net.layers)} layers (TEST, {size[0]}x{size[1]} input)")
+    width = max(len(name) for name in net.layer_names)
+    total = 0
+    for name, layer, top in zip(net.layer_names, net.layers, net.top_vecs):
+        shapes = ", ".join(" x ".join(map(str, t.shape)) for t in top) or "-"
+        count = sum(b.count for b in layer.blobs)
+        total += count
+        print(f"  {name:<{width}}  {layer.param.type:<16} {shapes:<28} {count:>12,}")
+    print(f"{total:,} parameters ({total * 4 / 2**20:.1f} MiB as float32)")
+
+
+def run(args):
+    if args.path.endswith(WEIGHT_ENDINGS):
+        if not os.path.isfile(args.path):
+            raise FCNError(f"{args.path}: no such file")
+        weights_info(args.path)
+    else:
+        net_info(args.path, parse_size(args.size))
+    return 0
