@@ -11,7 +11,7 @@ import sys
 
 from netspec.errors import FCNError
 
-COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info", "draw", "download"]
+COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info", "draw", "download", "run"]
 
 
 def build_parser():

@@ -1,16 +1,24 @@
 """pycaffe's interface on this engine, for scripts written against pycaffe.
 
-Kept off the default import path: put `compat/` on PYTHONPATH to `import
-caffe`. CPU is what runs; the mode and device calls are accepted for scripts
-that make them.
+Kept off the default import path: `fcn run SCRIPT.py` puts compat/ first on
+sys.path (or set PYTHONPATH=compat). CPU is what runs; the mode and device
+calls are accepted for the scripts that make them.
 """
-from layers.net import Net as _EngineNet, TEST, TRAIN
-from netspec import caffe_pb2, layers, params, read_net
-from netspec.net_spec import NetSpec, to_proto
-from weights.caffemodel import copy_weights, save_weights
+from collections import OrderedDict
 
-__all__ = ["Net", "TRAIN", "TEST", "NetSpec", "layers", "params", "to_proto", "set_mode_cpu",
-           "set_mode_gpu", "set_device", "caffe_pb2"]
+import numpy as np
+
+from layers import random as _random
+from layers.net import Net as _EngineNet, TEST, TRAIN
+from netspec import caffe_pb2, layers, params, read_net, read_solver
+from netspec.net_spec import NetSpec, to_proto
+from solvers.solver import Solver as _EngineSolver
+from weights.caffemodel import copy_weights, save_hdf5, save_weights
+
+__all__ = ["Net", "TRAIN", "TEST", "NetSpec", "layers", "params", "to_proto", "Layer", "SGDSolver",
+           "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver", "AdamSolver", "get_solver",
+           "set_mode_cpu", "set_mode_gpu", "set_device", "set_random_seed", "caffe_pb2"]
+__version__ = "1.0.0"
 
 
 def set_mode_cpu():
@@ -25,15 +33,36 @@ def set_device(device_id):
     pass
 
 
-class Net(_EngineNet):
-    """caffe.Net(model, phase) or caffe.Net(model, weights, phase), as pycaffe."""
+def set_random_seed(seed):
+    _random.set_seed(seed)
 
-    def __init__(self, model, *args, level=0, stages=None, weights=None):
+
+class Layer:
+    """Base of Python layers: setup, reshape, forward, backward over lists of
+    blobs; `param_str`, `phase` and `blobs` are set before setup."""
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        pass
+
+    def forward(self, bottom, top):
+        pass
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+class Net(_EngineNet):
+    """caffe.Net(model, phase[, weights=...]) or caffe.Net(model, weights, phase)."""
+
+    def __init__(self, model, *args, level=0, stages=None, weights=None, phase=None):
         if len(args) == 2:
             weights, phase = args
         elif len(args) == 1:
             (phase,) = args
-        else:
+        elif phase is None:
             raise TypeError("caffe.Net(model, phase) or caffe.Net(model, weights, phase)")
         super().__init__(read_net(model), phase, stages=stages or (), level=level, source=model, keep_blobs=True)
         if weights:
@@ -45,8 +74,80 @@ class Net(_EngineNet):
     def save(self, path):
         save_weights(self, path)
 
+    def save_hdf5(self, path):
+        save_hdf5(self, path)
+
+    def load_hdf5(self, path):
+        copy_weights(self, path)
+
+    @property
+    def _layer_names(self):
+        return self.layer_names
+
+    @property
+    def layer_dict(self):
+        return OrderedDict(zip(self.layer_names, self.layers))
+
+    @property
+    def top_names(self):
+        return OrderedDict((name, [b.name for b in top]) for name, top in zip(self.layer_names, self.top_vecs))
+
+    @property
+    def bottom_names(self):
+        return OrderedDict((name, [b.name for b in bottom]) for name, bottom in zip(self.layer_names, self.bottom_vecs))
+
     def forward(self, blobs=None, start=None, end=None, **kwargs):
-        outputs = super().forward(start=start, end=end, **kwargs)
-        for name in blobs or []:
-            outputs[name] = self.blobs[name].data
-        return outputs
+        """Inputs by keyword; returns the outputs (the tops of `end` if given)
+        and any other `blobs` asked for, as pycaffe."""
+        super().forward(start=start, end=end, **kwargs)
+        names = self.top_names[end] if end else self.outputs
+        return {name: self.blobs[name].data for name in list(names) + list(blobs or [])}
+
+    def backward(self, diffs=None, start=None, end=None, **kwargs):
+        """Output diffs by keyword; returns the inputs' diffs (and `diffs`)."""
+        for name, value in kwargs.items():
+            self.blobs[name].diff[...] = np.asarray(value, np.float32)
+        super().backward(start=start, end=end)
+        names = self.bottom_names[end] if end else self.inputs
+        return {name: self.blobs[name].diff for name in list(names) + list(diffs or [])}
+
+
+class _Solver(_EngineSolver):
+    solver_type = None
+
+    def __init__(self, path):
+        param = read_solver(path)
+        if self.solver_type:
+            param.type = self.solver_type
+        super().__init__(param, path)
+        for net in [self.net, *self.test_nets]:
+            net.__class__ = Net     # the engine's nets, with pycaffe's methods
+
+
+class SGDSolver(_Solver):
+    solver_type = "SGD"
+
+
+class NesterovSolver(_Solver):
+    solver_type = "Nesterov"
+
+
+class AdaGradSolver(_Solver):
+    solver_type = "AdaGrad"
+
+
+class RMSPropSolver(_Solver):
+    solver_type = "RMSProp"
+
+
+class AdaDeltaSolver(_Solver):
+    solver_type = "AdaDelta"
+
+
+class AdamSolver(_Solver):
+    solver_type = "Adam"
+
+
+def get_solver(path):
+    """The solver the file's `type` names."""
+    return _Solver(path)

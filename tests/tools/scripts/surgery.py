@@ -1,0 +1,29 @@
+"""Net surgery in pycaffe's terms: bilinear kernels and weight transplants,
+written the way the release's surgery.py works on net.params."""
+import numpy as np
+
+
+def upsample_filt(size):
+    factor = (size + 1) // 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    og = np.ogrid[:size, :size]
+    return (1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)
+
+
+def interp(net, layers):
+    for name in layers:
+        m, k, h, w = net.params[name][0].data.shape
+        assert m == k or k == 1, "input and output channels must match"
+        assert h == w, "filters must be square"
+        net.params[name][0].data[range(m), range(k), :, :] = upsample_filt(h)
+
+
+def transplant(new_net, net):
+    for p in net.params:
+        if p not in new_net.params:
+            print("dropping", p)
+            continue
+        for i in range(len(net.params[p])):
+            if net.params[p][i].data.shape != new_net.params[p][i].data.shape:
+                print("coercing", p, i)
+            new_net.params[p][i].data.flat = net.params[p][i].data.flat
