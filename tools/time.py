@@ -81,6 +81,8 @@ def time_net(net, iterations, forward_only=False):
         if forward_only:
             continue
         for i in range(len(names) - 1, -1, -1):
+            if not net.layer_need_backward[i]:
+                continue
             start = time.perf_counter()
             net.backward(start=names[i], end=names[i])
             backward[it, i] = time.perf_counter() - start

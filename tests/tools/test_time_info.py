@@ -1,0 +1,49 @@
+"""fcn time and fcn info on every published net."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from netspec import fcn_models
+from tools.info import net_info
+from tools.time import conv_gflop, time_net, timing_net
+from tests.conftest import REFERENCE
+
+CASE = os.path.join(REFERENCE, "voc-fcn8s-narrow-test")
+NETS = [(model, split) for model in fcn_models.model_names() for split in (fcn_models.splits(model)[1], "deploy")]
+
+
+def fcn(*args):
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("model,split", NETS)
+def test_time_runs_every_net(model, split):
+    net = timing_net(fcn_models.net(model, split, fcn_models.NARROW_WIDTHS), "TRAIN", (64, 64))
+    result = time_net(net, 1)
+    assert set(result["layers"]) == set(net.layer_names)
+    assert result["forward_ms"] > 0 and conv_gflop(net) > 0
+    assert (result["backward_ms"] > 0) == (split != "deploy")     # deploy nets have no loss
+
+
+@pytest.mark.parametrize("model,split", NETS)
+def test_info_describes_every_net(model, split, capsys, monkeypatch):
+    monkeypatch.setattr(fcn_models, "net", lambda name, s, widths=None, _net=fcn_models.net: _net(name, split))
+    net_info(model, (500, 500))
+    out = capsys.readouterr().out
+    assert "score" in out and "Convolution" in out and "parameters" in out
+
+
+def test_time_cli_writes_json(tmp_path):
+    out = tmp_path / "t.json"
+    result = fcn("time", "--model", f"{CASE}/net.prototxt", "--iterations", "2", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["forward_ms"] > 0 and report["backward_ms"] > 0
+    assert report["layers"]["conv1_1"]["forward_ms"] > 0 and "upscore8" in report["layers"]
+    assert abs(sum(t["forward_ms"] for t in report["layers"].values()) - report["forward_ms"]) \
+        < 0.5 * report["forward_ms"]
+    result = fcn("time", "--model", f"{CASE}/net.prototxt", "--iterations", "0")
+    assert result.returncode == 2 and "--iterations" in result.stderr
