@@ -5,12 +5,22 @@
 Reshaping keeps the arrays when the shape is unchanged, which is what lets a
 net run image after image of one size without allocating.
 """
+import os
+
 import numpy as np
 
 from netspec.errors import FCNError
 
-# Refuse a single blob larger than this before asking numpy for it.
-MAX_BLOB_BYTES = 16 << 30
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 64 << 30
+
+
+# Refuse a single blob larger than the machine's memory before asking numpy
+# for it: a clear error instead of the OOM killer.
+MAX_BLOB_BYTES = _physical_memory()
 
 
 class Blob:
@@ -32,8 +42,8 @@ class Blob:
             return
         nbytes = 4 * int(np.prod(shape, dtype=np.int64))
         if nbytes > MAX_BLOB_BYTES:
-            raise FCNError(f"blob {self.name!r}: shape {list(shape)} needs {nbytes / 2**30:.1f} GiB, "
-                           f"more than the {MAX_BLOB_BYTES >> 30} GiB a blob may take")
+            raise FCNError(f"blob {self.name!r}: shape {list(shape)} needs {nbytes:,} bytes, more than "
+                           f"this machine's {MAX_BLOB_BYTES:,} bytes of memory")
         self.shape = shape
         self._data = None
         self._diff = None

@@ -71,7 +71,7 @@ def insert_splits(net):
         for j, bottom in enumerate(layer.bottom):
             if bottom not in last_top:
                 raise FCNError(f"layer {layer.name!r} ({layer.type}): bottom {bottom!r} is not produced "
-                               "by any layer before it")
+                               "by any layer before it (layers run in file order, so a cycle shows up so too)")
             source[i, j] = last_top[bottom]
             readers[last_top[bottom]] += 1
         for j, top in enumerate(layer.top):
@@ -136,7 +136,13 @@ class Net:
         self.bottom_vecs, self.top_vecs = [], []
         self.bottom_need_backward, self.layer_need_backward = [], []
         self.inputs = []
-        self._build()
+        try:
+            self._build()
+        except FCNError as err:
+            # Layers know their names, not the file they came from.
+            if str(err).startswith(f"{source}:"):
+                raise
+            raise FCNError(f"{source}: {err}") from None
         self._plan_backward(self.param.force_backward)
         self._share_params()
         self.frees = self._plan_lifetimes() if phase == TEST and not keep_blobs else [[] for _ in self.layers]

@@ -19,7 +19,9 @@ BUILTIN_MODULES = {
     "pascalcontext_layers": "layers.data.pascalcontext",
 }
 
-# Set to False to refuse every Python layer (files from untrusted sources).
+# False (fcn --no-python-layers) refuses every Python layer whose module is
+# not one of the release's data modules above, which are this project's own
+# code: a prototxt from an untrusted source then imports nothing.
 ALLOW_PYTHON_LAYERS = True
 
 
@@ -31,8 +33,9 @@ class Python(Layer):
     def __init__(self, param, phase):
         super().__init__(param, phase)
         p = param.python_param
-        if not ALLOW_PYTHON_LAYERS:
-            raise self.error(f"Python layers are refused here (module {p.module!r})")
+        if not ALLOW_PYTHON_LAYERS and p.module not in BUILTIN_MODULES:
+            raise self.error(f"refusing Python layer module {p.module!r} (--no-python-layers): "
+                             "only the FCN release's data modules are allowed")
         if not p.module or not p.layer:
             raise self.error("python_param needs both module and layer")
         module_name = BUILTIN_MODULES.get(p.module, p.module)

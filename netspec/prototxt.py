@@ -6,13 +6,12 @@ behave as in Caffe. Writing is ours: Caffe's layout with every float in its
 shortest float32 form (`0.0001`, `1`, `1e-14`), as Caffe's C++ printer does.
 """
 import math
-import os
-import tempfile
 
 import numpy as np
 from google.protobuf import descriptor, text_encoding, text_format
 
 from netspec import caffe_pb2
+from netspec.atomic import write_atomic  # noqa: F401  (re-exported)
 from netspec.errors import FCNError
 from netspec.upgrade import upgrade_net, upgrade_solver
 
@@ -113,35 +112,6 @@ def format_message(message, indent=0):
             else:
                 lines.append(f"{pad}{field.name}: {_format_scalar(field, item)}")
     return "\n".join(lines) + ("\n" if lines else "")
-
-
-def write_atomic(path, data):
-    """Write bytes or text to a temporary file beside `path`, then rename.
-
-    A crash mid-write leaves whatever was at `path` before untouched.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; files get the usual mode
-        os.replace(tmp, path)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise FCNError(f"{path}: cannot write ({err.strerror})") from None
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text(path, message):

@@ -9,15 +9,13 @@ from google.protobuf.message import DecodeError
 
 from netspec import caffe_pb2
 from netspec.errors import FCNError
-from netspec.prototxt import write_atomic
+from netspec.atomic import atomic_path, write_atomic
 from weights.blobs import to_array, to_proto
 
 
 def write_state(path, iteration, learned_net, current_step, history):
     if path.endswith(".h5"):
-        folder = os.path.dirname(os.path.abspath(path))
-        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-        try:
+        with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as f:
                 f["iter"] = np.int32(iteration)
                 f["learned_net"] = learned_net
@@ -25,12 +23,6 @@ def write_state(path, iteration, learned_net, current_step, history):
                 group = f.create_group("history")
                 for i, array in enumerate(history):
                     group.create_dataset(str(i), data=array)
-                f.flush()
-            os.replace(tmp, path)
-        except OSError as err:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise FCNError(f"{path}: cannot write solver state ({err})") from None
         return
     state = caffe_pb2.SolverState(iter=iteration, learned_net=learned_net, current_step=current_step)
     for array in history:

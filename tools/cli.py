@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from layers import python_layer
 from netspec.errors import FCNError
 
 COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info", "draw", "download", "run"]
@@ -18,6 +19,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fcn", description="Fully Convolutional Networks as released in Caffe, in numpy and numba.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--no-python-layers", action="store_true",
+                        help="refuse Python layers that import code (for prototxts from untrusted sources)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"tools.{name}")
@@ -33,6 +36,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    if args.no_python_layers:
+        python_layer.ALLOW_PYTHON_LAYERS = False
     try:
         return args.run(args)
     except FCNError as err:

@@ -11,8 +11,8 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from netspec.atomic import atomic_path
 from netspec.errors import FCNError
-from netspec.fcn_models import MEAN_BGR
 from layers.net import Net
 from tools.netload import image_net
 from weights.caffemodel import copy_weights
@@ -105,15 +105,8 @@ def overlay(rgb, labels, classes, alpha=OVERLAY_ALPHA):
 
 
 def _save(image, path, **options):
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
+    with atomic_path(path) as tmp:
         image.save(tmp, format="PNG" if path.endswith(".png") else "JPEG", **options)
-        os.replace(tmp, path)
-    except OSError as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise FCNError(f"{path}: cannot write ({err.strerror or err})") from None
 
 
 def run(args):

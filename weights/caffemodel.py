@@ -13,7 +13,7 @@ from google.protobuf.message import DecodeError
 
 from netspec import caffe_pb2
 from netspec.errors import FCNError
-from netspec.prototxt import write_atomic
+from netspec.atomic import atomic_path, write_atomic
 from netspec.upgrade import upgrade_net
 from weights.blobs import legacy_shape, to_proto
 from weights.wire import Caffemodel
@@ -96,28 +96,38 @@ def read_dataset(path, dataset):
 
 def copy_weights(net, path):
     """Load the weights file at `path` into `net` by layer name."""
+    offered, matched = 0, 0
     if is_hdf5(path):
         for name, arrays in read_hdf5_weights(path).items():
+            offered += bool(arrays)
+            matched += bool(arrays) and name in net.layer_names
             for i, target, array in _targets(net, path, name, arrays, extra_allowed=True):
                 if array.shape != target.shape:
                     raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape {list(array.shape)}, "
                                    f"the net {list(target.shape)}")
                 target.overwrite()[...] = array
-        return
-    with Caffemodel(path) as model:
-        for name, blobs in model.layers():
-            for i, target, blob in _targets(net, path, name, blobs, extra_allowed=False):
-                legacy = blob.dims is None
-                declared = blob.shape
-                fits = legacy_shape(target.shape) == legacy_shape(declared) if legacy else target.shape == declared
-                if not fits:
-                    raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape {list(declared)}, "
-                                   f"the net {list(target.shape)}; rename the layer to learn it from scratch "
-                                   "instead")
-                if blob.count != target.count:
-                    raise FCNError(f"{path}: layer {name!r} blob {i}: shape {list(declared)} but "
-                                   f"{blob.count} values")
-                blob.copy_into(target.overwrite())
+    else:
+        with Caffemodel(path) as model:
+            for name, blobs in model.layers():
+                offered += bool(blobs)
+                matched += bool(blobs) and name in net.layer_names
+                _copy_layer(net, path, name, blobs)
+    if offered and not matched:
+        raise FCNError(f"{path}: none of its {offered} layers with weights is a layer of {net.source}; "
+                       "are these the weights of another net?")
+
+
+def _copy_layer(net, path, name, blobs):
+    for i, target, blob in _targets(net, path, name, blobs, extra_allowed=False):
+        legacy = blob.dims is None
+        declared = blob.shape
+        fits = legacy_shape(target.shape) == legacy_shape(declared) if legacy else target.shape == declared
+        if not fits:
+            raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape {list(declared)}, "
+                           f"the net {list(target.shape)}; rename the layer to learn it from scratch instead")
+        if blob.count != target.count:
+            raise FCNError(f"{path}: layer {name!r} blob {i}: shape {list(declared)} but {blob.count} values")
+        blob.copy_into(target.overwrite())
 
 
 def _targets(net, path, name, blobs, extra_allowed):
@@ -157,11 +167,8 @@ def save_hdf5(net, path, write_diff=False):
 
 
 def write_hdf5_groups(path, groups):
-    """[(group, {layer: [arrays]})] as group/<layer>/<i>, written to a
-    temporary file in the same folder and renamed."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
+    """[(group, {layer: [arrays]})] as group/<layer>/<i>, through a temporary file."""
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for group_name, layers in groups:
                 group = f.create_group(group_name)
@@ -169,11 +176,6 @@ def write_hdf5_groups(path, groups):
                     sub = group.create_group(name)
                     for i, array in enumerate(arrays):
                         sub.create_dataset(str(i), data=np.asarray(array, np.float32))
-        os.replace(tmp, path)
-    except OSError as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise FCNError(f"{path}: cannot write ({err})") from None
 
 
 def save_weights(net, path, write_diff=False):

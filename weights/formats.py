@@ -2,14 +2,13 @@
 file's extension: `.caffemodel` (binary NetParameter; V2, V1 and legacy
 dims read, V2 written), `.caffemodel.h5` / `.h5` (Caffe's HDF5 layout) and
 `.npz` (keys `layer/i`, read with allow_pickle=False)."""
-import os
 import zipfile
 
 import numpy as np
 
 from netspec import caffe_pb2
 from netspec.errors import FCNError
-from netspec.prototxt import write_atomic
+from netspec.atomic import atomic_path, write_atomic
 from weights.blobs import to_proto
 from weights.caffemodel import is_hdf5, read_weights, write_hdf5_groups
 from weights.wire import Caffemodel
@@ -70,18 +69,9 @@ def save_arrays(path, arrays):
 
 
 def _write_npz(path, arrays):
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
+    with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **{f"{name}/{i}": a for name, blobs in arrays.items() for i, a in enumerate(blobs)})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise FCNError(f"{path}: cannot write ({err.strerror or err})") from None
 
 
 def describe(path):

@@ -99,5 +99,5 @@ def test_python_layer_errors(module, layer, message):
 
 def test_python_layers_can_be_refused(monkeypatch):
     monkeypatch.setattr(python_layer, "ALLOW_PYTHON_LAYERS", False)
-    with pytest.raises(FCNError, match="refused"):
+    with pytest.raises(FCNError, match="refusing Python layer module .json."):
         Net(parse_text(NET.format(module="json", layer="x"), caffe_pb2.NetParameter()))
