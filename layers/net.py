@@ -126,31 +126,34 @@ class Net:
             state.phase = phase
         self.phase = phase
         self.name = net_param.name
-        self.param = insert_splits(filter_net(net_param, state))
-        for layer in self.param.layer:
-            if not layer.HasField("phase"):
-                layer.phase = phase   # as Caffe: a layer inherits the net's phase
-        self.layers = []
-        self.layer_names = []
-        self.blobs = OrderedDict()
-        self.bottom_vecs, self.top_vecs = [], []
-        self.bottom_need_backward, self.layer_need_backward = [], []
-        self.inputs = []
         try:
-            self._build()
+            self._init(net_param, state)
         except FCNError as err:
             # Layers know their names, not the file they came from.
             if str(err).startswith(f"{source}:"):
                 raise
             raise FCNError(f"{source}: {err}") from None
-        self._plan_backward(self.param.force_backward)
-        self._share_params()
         self.frees = self._plan_lifetimes() if phase == TEST and not keep_blobs else [[] for _ in self.layers]
         self.arena = Arena()
         for blob in {b for frees in self.frees for b in frees}:
             blob.allocator = self.arena.take
 
     # -- building -------------------------------------------------------
+    def _init(self, net_param, state):
+        self.param = insert_splits(filter_net(net_param, state))
+        for layer in self.param.layer:
+            if not layer.HasField("phase"):
+                layer.phase = self.phase   # as Caffe: a layer inherits the net's phase
+        self.layers = []
+        self.layer_names = []
+        self.blobs = OrderedDict()
+        self.bottom_vecs, self.top_vecs = [], []
+        self.bottom_need_backward, self.layer_need_backward = [], []
+        self.inputs = []
+        self._build()
+        self._plan_backward(self.param.force_backward)
+        self._share_params()
+
     def _build(self):
         need_backward = {}
         for param in self.param.layer:
