@@ -8,7 +8,7 @@ MODELS := voc-fcn32s voc-fcn16s voc-fcn8s voc-fcn8s-atonce voc-fcn-alexnet \
 	siftflow-fcn32s siftflow-fcn16s siftflow-fcn8s \
 	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s
 
-.PHONY: install test proto nets bench clean $(MODELS)
+.PHONY: install test fuzz proto nets bench clean $(MODELS)
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: install
 	$(PY) -m pytest -q
+
+# 100,000 mutations of the reference prototxts and caffemodels (tests/fuzz).
+fuzz: install
+	FCN_FUZZ_EXAMPLES=50000 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 
 # Speed and memory against the machine's GEMM peak (benchmarks/run.py).
 bench: install
