@@ -5,7 +5,6 @@ kw) for Deconvolution, as in Caffe. Deconvolution runs Convolution's
 backward-data pass forward, and its forward pass backward.
 """
 import numpy as np
-from scipy.linalg.blas import sgemm
 
 from layers import random
 from layers.base import Layer, register
@@ -78,17 +77,16 @@ class ConvGeometry:
         return col
 
 
+# Floats of the temporary product accumulate_gemm may hold at once (16 MB).
+PRODUCT_BUDGET = 1 << 22
+
+
 def accumulate_gemm(a, b, c):
-    """c += a @ b without a temporary the size of c (fc6's weight gradient is
-    411 MB): BLAS with beta = 1, on the transposed (Fortran-order) views."""
-    if not c.flags.c_contiguous:
-        c += a @ b
-        return
-    # c.T += b.T @ a.T, with b.T passed as b transposed so that a
-    # C-ordered col band reaches BLAS without a copy.
-    out = sgemm(1.0, b, a.T, beta=1.0, c=c.T, trans_a=True, overwrite_c=True)
-    if not np.shares_memory(out, c):
-        c[...] = out.T
+    """c += a @ b, a block of c's columns at a time, so that the temporary
+    product stays small (fc6's whole weight gradient is 411 MB)."""
+    step = max(1, PRODUCT_BUDGET // max(1, c.shape[0]))
+    for k0 in range(0, c.shape[1], step):
+        c[:, k0:k0 + step] += a @ b[:, k0:k0 + step]
 
 
 class _ConvBase(Layer):

@@ -3,6 +3,7 @@
 Each backward uses what Caffe uses (the top for Sigmoid/TanH, the bottom
 otherwise), so in-place use behaves as it does in Caffe.
 """
+import numba
 import numpy as np
 
 from layers import random
@@ -18,6 +19,13 @@ class Neuron(Layer):
             top[0].reshape(bottom[0].shape)
 
 
+@numba.njit(parallel=True, cache=True)
+def relu_backward(x, dy, slope, dx):
+    """dx = dy where x > 0, else dy * slope; one pass, no temporaries (dx may be dy)."""
+    for i in numba.prange(x.size):
+        dx[i] = dy[i] if x[i] > 0 else dy[i] * slope
+
+
 @register("ReLU")
 class ReLU(Neuron):
     def forward(self, bottom, top):
@@ -29,9 +37,8 @@ class ReLU(Neuron):
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
-            x, slope = bottom[0].data, self.param.relu_param.negative_slope
-            gate = np.where(x > 0, np.float32(1), np.float32(slope))
-            np.multiply(top[0].diff, gate, out=bottom[0].diff)
+            relu_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1),
+                          np.float32(self.param.relu_param.negative_slope), bottom[0].diff.reshape(-1))
 
 
 @register("Sigmoid")

@@ -10,6 +10,7 @@ import numpy as np
 
 from layers.base import create_layer
 from layers.blob import Blob
+import layers.registry  # noqa: F401  (registers every layer type)
 from netspec import caffe_pb2, parse_text
 
 
