@@ -124,28 +124,10 @@ class _Solver(_EngineSolver):
             net.__class__ = Net     # the engine's nets, with pycaffe's methods
 
 
-class SGDSolver(_Solver):
-    solver_type = "SGD"
-
-
-class NesterovSolver(_Solver):
-    solver_type = "Nesterov"
-
-
-class AdaGradSolver(_Solver):
-    solver_type = "AdaGrad"
-
-
-class RMSPropSolver(_Solver):
-    solver_type = "RMSProp"
-
-
-class AdaDeltaSolver(_Solver):
-    solver_type = "AdaDelta"
-
-
-class AdamSolver(_Solver):
-    solver_type = "Adam"
+# caffe.SGDSolver, caffe.NesterovSolver, ...: each runs its own rule
+# whatever `type` the file names.
+for _rule in ("SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam"):
+    globals()[f"{_rule}Solver"] = type(f"{_rule}Solver", (_Solver,), {"solver_type": _rule})
 
 
 def get_solver(path):

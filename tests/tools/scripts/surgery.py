@@ -1,13 +1,6 @@
 """Net surgery in pycaffe's terms: bilinear kernels and weight transplants,
 written the way the release's surgery.py works on net.params."""
-import numpy as np
-
-
-def upsample_filt(size):
-    factor = (size + 1) // 2
-    center = factor - 1 if size % 2 == 1 else factor - 0.5
-    og = np.ogrid[:size, :size]
-    return (1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)
+from weights.surgery import upsample_filt
 
 
 def interp(net, layers):

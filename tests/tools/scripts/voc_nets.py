@@ -49,24 +49,18 @@ def fcn(split, stride, root):
     n.fc7, n.relu7 = conv_relu(n.drop6, 4096, ks=1, pad=0)
     n.drop7 = L.Dropout(n.relu7, dropout_ratio=0.5, in_place=True)
     n.score_fr = score(n.drop7)
-    if stride == 32:
-        n.upscore = upsample(n.score_fr, 64, 32)
-        n.score = crop(n.upscore, n.data)
-    else:
-        n.upscore2 = upsample(n.score_fr, 4, 2)
-        n.score_pool4 = score(n.pool4)
-        n.score_pool4c = crop(n.score_pool4, n.upscore2)
-        n.fuse_pool4 = L.Eltwise(n.upscore2, n.score_pool4c, operation=P.Eltwise.SUM)
-        if stride == 16:
-            n.upscore16 = upsample(n.fuse_pool4, 32, 16)
-            n.score = crop(n.upscore16, n.data)
-        else:
-            n.upscore_pool4 = upsample(n.fuse_pool4, 4, 2)
-            n.score_pool3 = score(n.pool3)
-            n.score_pool3c = crop(n.score_pool3, n.upscore_pool4)
-            n.fuse_pool3 = L.Eltwise(n.upscore_pool4, n.score_pool3c, operation=P.Eltwise.SUM)
-            n.upscore8 = upsample(n.fuse_pool3, 16, 8)
-            n.score = crop(n.upscore8, n.data)
+    skips = {32: [], 16: ["pool4"], 8: ["pool4", "pool3"]}[stride]
+    top = n.score_fr
+    for k, pool in enumerate(skips):
+        up = "upscore2" if k == 0 else f"upscore_{skips[k - 1]}"
+        setattr(n, up, upsample(top, 4, 2))
+        setattr(n, f"score_{pool}", score(getattr(n, pool)))
+        setattr(n, f"score_{pool}c", crop(getattr(n, f"score_{pool}"), getattr(n, up)))
+        setattr(n, f"fuse_{pool}", L.Eltwise(getattr(n, up), getattr(n, f"score_{pool}c"), operation=P.Eltwise.SUM))
+        top = getattr(n, f"fuse_{pool}")
+    final = {32: "upscore", 16: "upscore16", 8: "upscore8"}[stride]
+    setattr(n, final, upsample(top, 2 * stride, stride))
+    n.score = crop(getattr(n, final), n.data)
     n.loss = L.SoftmaxWithLoss(n.score, n.label, loss_param=dict(normalize=False, ignore_label=255))
     return n.to_proto()
 
