@@ -12,7 +12,7 @@ from google.protobuf import descriptor, text_encoding, text_format
 
 from netspec import caffe_pb2
 from netspec.atomic import write_atomic  # noqa: F401  (re-exported)
-from netspec.errors import FCNError
+from netspec.errors import FCNError, open_input
 from netspec.upgrade import upgrade_net, upgrade_solver
 
 _FD = descriptor.FieldDescriptor
@@ -35,12 +35,8 @@ def parse_text(text, message, source="<string>"):
 
 def read_text(path, message):
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_input(path, "prototxt", "r", encoding="utf-8") as f:
             text = f.read()
-    except FileNotFoundError:
-        raise FCNError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FCNError(f"{path}: is a directory, not a prototxt") from None
     except UnicodeDecodeError as err:
         raise FCNError(f"{path}: not a text file ({err.reason} at byte {err.start})") from None
     return parse_text(text, message, path)

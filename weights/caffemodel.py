@@ -12,7 +12,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from netspec import caffe_pb2
-from netspec.errors import FCNError
+from netspec.errors import FCNError, open_input
 from netspec.atomic import atomic_path, write_atomic
 from netspec.upgrade import upgrade_net
 from weights.blobs import legacy_shape, to_proto
@@ -25,13 +25,8 @@ def is_hdf5(path):
 
 def read_caffemodel(path):
     """The upgraded NetParameter of a binary caffemodel."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise FCNError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FCNError(f"{path}: is a directory, not a caffemodel") from None
+    with open_input(path, "caffemodel") as f:
+        raw = f.read()
     if not raw:
         raise FCNError(f"{path}: empty file, not a caffemodel")
     net = caffe_pb2.NetParameter()

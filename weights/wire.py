@@ -17,7 +17,7 @@ import struct
 import numpy as np
 
 from netspec import caffe_pb2
-from netspec.errors import FCNError
+from netspec.errors import FCNError, open_input
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 V1_TYPES = {number: name for name, number in caffe_pb2.V1LayerParameter.LayerType.items()}
@@ -169,14 +169,7 @@ class Caffemodel:
 
     def __init__(self, path):
         self.path = path
-        try:
-            self.file = open(path, "rb")
-        except FileNotFoundError:
-            raise FCNError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise FCNError(f"{path}: is a directory, not a caffemodel") from None
-        except OSError as err:
-            raise FCNError(f"{path}: cannot read ({err.strerror})") from None
+        self.file = open_input(path, "caffemodel")
         size = os.fstat(self.file.fileno()).st_size
         if size == 0:
             self.file.close()
