@@ -152,13 +152,15 @@ class _ConvBase(Layer):
         parts = -(-WORKERS // self.group)
         return [(k, a, b) for k in range(self.group) for a, b in split(rows, parts)]
 
-    def _conv_forward(self, image, out, w):
-        """out (M, oh*ow) = W (M, C*kh*kw) @ col. Many bands: one band per
-        worker. Few (small or pointwise layers): each worker takes a slice
-        of the output channels, so fc6's 411 MB of weights stream once."""
+    def _conv_forward(self, image, out, w, bias=None):
+        """out (M, oh*ow) = W (M, C*kh*kw) @ col (+ bias, added while the
+        band is still in cache). Many bands: one band per worker. Few (small
+        or pointwise layers): each worker takes a slice of the output
+        channels, so fc6's 411 MB of weights stream once."""
         g = self.geometry
         oh, ow = out.shape[1:]
         out3 = out.reshape(self.group, -1, oh * ow)
+        bias2 = None if bias is None else bias.reshape(self.group, -1, 1)
         band_list = g.bands(image.shape[0], (oh, ow), w.size)
         if len(band_list) >= WORKERS:
             def band_work(band):
@@ -166,6 +168,8 @@ class _ConvBase(Layer):
                 col3 = g.col_band(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
                 for k in range(self.group):
                     np.matmul(w[k], col3[k], out=out3[k][:, y0 * ow:y1 * ow])
+                    if bias2 is not None:
+                        out3[k][:, y0 * ow:y1 * ow] += bias2[k]
             parallel(band_work, band_list)
             return
         for y0, y1 in band_list:
@@ -174,6 +178,8 @@ class _ConvBase(Layer):
             def channel_work(s):
                 k, a, b = s
                 np.matmul(w[k][a:b], col3[k], out=out3[k][a:b, y0 * ow:y1 * ow])
+                if bias2 is not None:
+                    out3[k][a:b, y0 * ow:y1 * ow] += bias2[k][a:b]
             parallel(channel_work, self._slices(w.shape[1]))
 
     def _conv_backward_data(self, out_diff, image_diff, w):
@@ -214,13 +220,16 @@ class _ConvBase(Layer):
 
     def forward(self, bottom, top):
         w = self._weights()
-        apply = self._conv_backward_data if self.transposed else self._conv_forward
+        bias = self.blobs[1].data if self.bias_term else None
         for b, t in zip(bottom, top):
             out = t.data
             for n in range(b.shape[0]):
-                apply(b.data[n], out[n], w)
-            if self.bias_term:
-                out += self.blobs[1].data.reshape(1, -1, 1, 1)
+                if self.transposed:
+                    self._conv_backward_data(b.data[n], out[n], w)
+                else:
+                    self._conv_forward(b.data[n], out[n], w, bias)
+            if self.transposed and bias is not None:
+                out += bias.reshape(1, -1, 1, 1)
 
     def backward(self, top, propagate_down, bottom):
         w = self._weights()
