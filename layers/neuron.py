@@ -20,6 +20,13 @@ class Neuron(Layer):
 
 
 @numba.njit(parallel=True, cache=True)
+def relu_forward(x, slope, y):
+    """Caffe's max(x, 0) + slope * min(x, 0), over every core (y may be x)."""
+    for i in numba.prange(x.size):
+        y[i] = max(x[i], 0) + slope * min(x[i], 0)
+
+
+@numba.njit(parallel=True, cache=True)
 def relu_backward(x, dy, slope, dx):
     """dx = dy where x > 0, else dy * slope; one pass, no temporaries (dx may be dy)."""
     for i in numba.prange(x.size):
@@ -29,11 +36,8 @@ def relu_backward(x, dy, slope, dx):
 @register("ReLU")
 class ReLU(Neuron):
     def forward(self, bottom, top):
-        x, slope = bottom[0].data, self.param.relu_param.negative_slope
-        if slope:
-            np.copyto(top[0].data, np.where(x > 0, x, x * np.float32(slope)))
-        else:
-            np.maximum(x, 0, out=top[0].data)
+        relu_forward(bottom[0].data.reshape(-1), np.float32(self.param.relu_param.negative_slope),
+                     top[0].data.reshape(-1))
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
