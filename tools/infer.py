@@ -9,10 +9,11 @@ as the release's vis_seg does (background left as it is).
 import os
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from netspec.atomic import atomic_path
 from netspec.errors import FCNError
+from layers.data.images import bgr_chw, read_rgb
 from layers.net import Net
 from tools.netload import image_net
 from weights.caffemodel import copy_weights
@@ -45,25 +46,6 @@ def parse_mean(text):
     if len(values) != 3:
         raise FCNError(f"--mean {text!r}: expected three numbers B,G,R")
     return np.array(values, np.float32)
-
-
-def load_image(path):
-    """(RGB uint8 array) of an image file, or a clear error."""
-    try:
-        with Image.open(path) as im:
-            return np.array(im.convert("RGB"))
-    except FileNotFoundError:
-        raise FCNError(f"{path}: no such image") from None
-    except IsADirectoryError:
-        raise FCNError(f"{path}: is a directory, not an image") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise FCNError(f"{path}: not a readable image ({err})") from None
-
-
-def preprocess(rgb, mean):
-    """C x H x W float32: BGR, mean subtracted, as the release's infer.py."""
-    bgr = rgb.astype(np.float32)[:, :, ::-1]
-    return (bgr - mean).transpose(2, 0, 1)
 
 
 def input_blob(net):
@@ -121,8 +103,8 @@ def run(args):
     net.keep(blob_out)
     os.makedirs(args.out, exist_ok=True)
     for path in progress(args.images, "infer"):
-        rgb = load_image(path)
-        labels, classes = segment(net, preprocess(rgb, mean), blob_in, blob_out)
+        rgb = read_rgb(path)
+        labels, classes = segment(net, bgr_chw(rgb, mean), blob_in, blob_out)
         stem = os.path.splitext(os.path.basename(path))[0]
         _save(label_image(labels, classes), os.path.join(args.out, f"{stem}.png"))
         if args.overlay:

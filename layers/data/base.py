@@ -11,6 +11,8 @@ import scipy.io
 from PIL import Image, UnidentifiedImageError
 
 from layers.base import Layer
+from layers.data.images import bgr_chw, read_rgb
+from netspec.errors import FCNError
 
 
 class SegDataLayer(Layer):
@@ -74,9 +76,12 @@ class SegDataLayer(Layer):
         pass
 
     # -- loading helpers ----------------------------------------------------
-    def open_image(self, path):
+    def require(self, path):
         if not os.path.exists(path):
             raise self.error(f"missing file {path}")
+
+    def open_image(self, path):
+        self.require(path)
         try:
             return Image.open(path)
         except (UnidentifiedImageError, OSError) as err:
@@ -84,13 +89,11 @@ class SegDataLayer(Layer):
 
     def load_bgr(self, path, mean):
         """An image as float32 C x H x W, BGR, minus the mean; gray and RGBA become RGB."""
-        image = self.open_image(path)
+        self.require(path)
         try:
-            array = np.array(image.convert("RGB"), dtype=np.float32)
-        except OSError as err:
-            raise self.error(f"cannot decode image {path}: {err}") from None
-        array = array[:, :, ::-1] - np.asarray(mean, np.float32)
-        return np.ascontiguousarray(array.transpose(2, 0, 1))
+            return bgr_chw(read_rgb(path), mean)
+        except FCNError as err:
+            raise self.error(str(err)) from None
 
     def load_png_label(self, path):
         image = self.open_image(path)

@@ -9,7 +9,8 @@ from PIL import Image
 
 from layers.net import Net
 from netspec import read_net
-from tools.infer import overlay, preprocess
+from layers.data.images import bgr_chw
+from tools.infer import overlay
 from weights.caffemodel import copy_weights
 from tests.conftest import PUBLISHED, REFERENCE
 
@@ -63,7 +64,7 @@ def test_demo_image_labels_equal_the_engines_argmax(tmp_path):
 
 def test_preprocessing_is_bgr_minus_mean_channels_first():
     rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    out = preprocess(rgb, MEAN.astype(np.float32))
+    out = bgr_chw(rgb, MEAN.astype(np.float32))
     assert out.shape == (3, 5, 7) and out.dtype == np.float32
     for c in range(3):
         np.testing.assert_allclose(out[c], rgb[:, :, 2 - c] - MEAN[c], atol=1e-4)
