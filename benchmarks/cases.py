@@ -13,8 +13,7 @@ import numpy as np
 
 from netspec import fcn_models
 from layers.net import Net
-from tools.netload import with_inputs
-from tools.time import conv_gflop
+from tools.time import conv_gflop, timing_net
 from weights.caffemodel import copy_weights, read_weights
 
 # name: (model, split, phase, side, timed runs)
@@ -43,13 +42,7 @@ def peak_rss_mb():
 def build(case, weights):
     model, split, phase, side, _ = CASES[case]
     shapes = {"data": (1, 3, side, side), "label": (1, 1, side, side)}
-    net = Net(with_inputs(fcn_models.net(model, split), (side, side), shapes), phase, source=model)
-    copy_weights(net, weights)
-    rng = np.random.default_rng(0)
-    net.blobs["data"].data[...] = rng.standard_normal((1, 3, side, side), dtype=np.float32) * 50
-    if "label" in net.blobs:
-        net.blobs["label"].data[...] = rng.integers(0, 21, (1, 1, side, side))
-    return net
+    return timing_net(fcn_models.net(model, split), phase, (side, side), shapes, weights)
 
 
 def run_engine(case, weights):
