@@ -1,4 +1,5 @@
-"""Convolution and Deconvolution (its transpose), as im2col + GEMM.
+"""Convolution and Deconvolution (its transpose), as im2col + GEMM, or as
+Winograd's F(2x2, 3x3) for 3x3 stride-1 layers (layers.winograd).
 
 Weights are (out, in/group, kh, kw) for Convolution and (in, out/group, kh,
 kw) for Deconvolution, as in Caffe. Deconvolution runs Convolution's
@@ -6,7 +7,7 @@ backward-data pass forward, and its forward pass backward.
 """
 import numpy as np
 
-from layers import random
+from layers import random, winograd
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
@@ -111,6 +112,7 @@ class _ConvBase(Layer):
             raise self.error(f"group {self.group} must divide both the {channels} input channels "
                              f"and num_output {self.num_output}")
         g = self.geometry
+        self.winograd_fits = winograd.suits(g, self.group, channels, self.num_output)
         if self.transposed:
             weight_shape = (channels, self.num_output // self.group, g.kh, g.kw)
         else:
@@ -158,6 +160,9 @@ class _ConvBase(Layer):
         or pointwise layers): each worker takes a slice of the output
         channels, so fc6's 411 MB of weights stream once."""
         g = self.geometry
+        if self.winograd_fits and winograd.ENABLED:
+            winograd.convolve(image, self.blobs[0].data, bias, (g.ph, g.pw), out)
+            return
         oh, ow = out.shape[1:]
         out3 = out.reshape(self.group, -1, oh * ow)
         bias2 = None if bias is None else bias.reshape(self.group, -1, 1)
@@ -184,8 +189,13 @@ class _ConvBase(Layer):
 
     def _conv_backward_data(self, out_diff, image_diff, w):
         """image_diff = col2im(W^T @ out_diff), band by band; each worker
-        takes a slice of the image's channels, whose col2im no other touches."""
+        takes a slice of the image's channels, whose col2im no other touches.
+        By Winograd: the convolution of out_diff with the kernels turned
+        around, padded so that it comes back to the image's size."""
         g = self.geometry
+        if self.winograd_fits and winograd.ENABLED:
+            winograd.convolve(out_diff, self.blobs[0].data, None, (2 - g.ph, 2 - g.pw), image_diff, transposed=True)
+            return
         c = image_diff.shape[0]
         cg, per = c // self.group, g.kh * g.kw
         oh, ow = out_diff.shape[1:]

@@ -1,0 +1,166 @@
+"""3x3 stride-1 convolution by Winograd's minimal filtering, F(2x2, 3x3).
+
+Each 2x2 block of output pixels (a tile) is computed from the 4x4 block of
+input around it with 16 multiplications per channel pair instead of 36: the
+input tile and the kernel are each carried into a 4x4 "transformed" space
+(V = B^T d B, U = G g G^T), multiplied there element by element, and the 16
+products carried back (Y = A^T M A). Summed over channels, the element-wise
+products become 16 independent GEMMs, M[e] = U[e] @ V[e], so the layer does
+2.25x fewer multiply-adds than im2col + GEMM, and its transformed input is
+4x (not 9x) the size of the image. The transforms' constants are 0, +-1 and
+1/2, all exact in float32, so results differ from im2col + GEMM only by
+rounding (a few units in the sixth digit).
+
+Like im2col it runs band by band (a band is a block of tiles) through a
+per-thread workspace, one band per worker.
+"""
+import os
+
+import numba
+import numpy as np
+
+from layers.im2col import WORKSPACE
+from layers.threads import WORKERS, parallel
+
+# FCN_CONV=im2col keeps every convolution on im2col + GEMM, Caffe's own
+# order of arithmetic, for comparisons down to the last bits.
+ENABLED = os.environ.get("FCN_CONV", "") != "im2col"
+
+# Floats of transformed input and products a band may hold (32 MB): the
+# same bound as im2col's largest band, so the workspace never grows past it.
+TILE_BUDGET = 1 << 23
+
+
+def suits(geometry, group, channels_in, channels_out):
+    """Whether Winograd beats im2col for this layer: 3x3, stride 1, no
+    dilation, one group, and no thin side (conv1_1's three input channels
+    cost more to transform than the multiplications saved)."""
+    g = geometry
+    return ((g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (3, 3, 1, 1, 1, 1) and group == 1
+            and min(channels_in, channels_out) >= 16)
+
+
+@numba.njit(nogil=True, cache=True)
+def transform_weights(w, flip, u):
+    """u[e, k, c] = (G g G^T)[e] for g = w[k, c]; with `flip`, for g = w[c, k]
+    turned by 180 degrees, the kernel whose convolution is the transpose."""
+    rows, cols = u.shape[1], u.shape[2]
+    g = np.empty((3, 3), np.float32)
+    t = np.empty((4, 3), np.float32)
+    for k in range(rows):
+        for c in range(cols):
+            for i in range(3):
+                for j in range(3):
+                    g[i, j] = w[c, k, 2 - i, 2 - j] if flip else w[k, c, i, j]
+            for j in range(3):
+                t[0, j] = g[0, j]
+                t[1, j] = 0.5 * (g[0, j] + g[1, j] + g[2, j])
+                t[2, j] = 0.5 * (g[0, j] - g[1, j] + g[2, j])
+                t[3, j] = g[2, j]
+            for i in range(4):
+                u[4 * i, k, c] = t[i, 0]
+                u[4 * i + 1, k, c] = 0.5 * (t[i, 0] + t[i, 1] + t[i, 2])
+                u[4 * i + 2, k, c] = 0.5 * (t[i, 0] - t[i, 1] + t[i, 2])
+                u[4 * i + 3, k, c] = t[i, 2]
+
+
+@numba.njit(nogil=True, cache=True)
+def transform_input(img, ph, pw, ty0, ty1, tx0, tx1, v):
+    """v[e, c, tile] = (B^T d B)[e] for the input tile d of each tile of the
+    band, tiles numbered row by row. Pads may be negative (a crop)."""
+    channels, height, width = img.shape
+    span = 2 * (tx1 - tx0) + 2
+    first = 2 * tx0 - pw                  # input column of the band's first
+    lo = max(0, -first)
+    hi = min(span, width - first)
+    rows = np.zeros((4, span), np.float32)
+    r = np.empty((4, span), np.float32)
+    per_row = tx1 - tx0
+    for c in range(channels):
+        for ty in range(ty0, ty1):
+            for i in range(4):
+                iy = 2 * ty - ph + i
+                if iy < 0 or iy >= height or hi <= lo:
+                    rows[i, :] = 0.0
+                else:
+                    rows[i, :lo] = 0.0
+                    rows[i, lo:hi] = img[c, iy, first + lo:first + hi]
+                    rows[i, hi:] = 0.0
+            for x in range(span):
+                r[0, x] = rows[0, x] - rows[2, x]
+                r[1, x] = rows[1, x] + rows[2, x]
+                r[2, x] = rows[2, x] - rows[1, x]
+                r[3, x] = rows[1, x] - rows[3, x]
+            base = (ty - ty0) * per_row
+            for i in range(4):
+                for t in range(per_row):
+                    x = 2 * t
+                    v[4 * i, c, base + t] = r[i, x] - r[i, x + 2]
+                    v[4 * i + 1, c, base + t] = r[i, x + 1] + r[i, x + 2]
+                    v[4 * i + 2, c, base + t] = r[i, x + 2] - r[i, x + 1]
+                    v[4 * i + 3, c, base + t] = r[i, x + 1] - r[i, x + 3]
+
+
+@numba.njit(nogil=True, cache=True)
+def transform_output(m, bias, ty0, ty1, tx0, tx1, out):
+    """The 2x2 output tiles (A^T M A, plus bias) of the band from its
+    products m[e, k, tile]; an odd last row or column is left out."""
+    channels, height, width = out.shape
+    per_row = tx1 - tx0
+    for k in range(channels):
+        b = bias[k]
+        for ty in range(ty0, ty1):
+            y = 2 * ty
+            base = (ty - ty0) * per_row
+            for tx in range(tx0, tx1):
+                t = base + tx - tx0
+                x = 2 * tx
+                s0 = m[0, k, t] + m[4, k, t] + m[8, k, t]
+                s1 = m[1, k, t] + m[5, k, t] + m[9, k, t]
+                s2 = m[2, k, t] + m[6, k, t] + m[10, k, t]
+                s3 = m[3, k, t] + m[7, k, t] + m[11, k, t]
+                out[k, y, x] = s0 + s1 + s2 + b
+                if x + 1 < width:
+                    out[k, y, x + 1] = s1 - s2 - s3 + b
+                if y + 1 < height:
+                    s0 = m[4, k, t] - m[8, k, t] - m[12, k, t]
+                    s1 = m[5, k, t] - m[9, k, t] - m[13, k, t]
+                    s2 = m[6, k, t] - m[10, k, t] - m[14, k, t]
+                    s3 = m[7, k, t] - m[11, k, t] - m[15, k, t]
+                    out[k, y + 1, x] = s0 + s1 + s2 + b
+                    if x + 1 < width:
+                        out[k, y + 1, x + 1] = s1 - s2 - s3 + b
+
+
+def tile_bands(tiles_h, tiles_w, per_tile):
+    """Bands (ty0, ty1, tx0, tx1) of at most TILE_BUDGET // per_tile tiles:
+    whole rows of tiles, at least one band per worker; a row too wide for
+    the budget is cut across."""
+    most = max(1, TILE_BUDGET // per_tile)
+    if tiles_w <= most:
+        step = max(1, min(most // tiles_w, -(-tiles_h // WORKERS)))
+        return [(y, min(tiles_h, y + step), 0, tiles_w) for y in range(0, tiles_h, step)]
+    return [(y, y + 1, x, min(tiles_w, x + most)) for y in range(tiles_h) for x in range(0, tiles_w, most)]
+
+
+def convolve(image, weights, bias, pad, out, transposed=False):
+    """out (K, oh, ow) = the 3x3 stride-1 convolution of image (C, h, w) with
+    weights (K, C, 3, 3) and pad (ph, pw), plus bias (K,) or None. With
+    `transposed`, weights are (C, K, 3, 3) and the convolution is the
+    transpose of theirs (backward-data of a convolution, or deconvolution)."""
+    channels, k = image.shape[0], out.shape[0]
+    u = np.empty((16, k, channels), np.float32)
+    transform_weights(weights, transposed, u)
+    bias = np.zeros(k, np.float32) if bias is None else bias
+    tiles_h, tiles_w = -(-out.shape[1] // 2), -(-out.shape[2] // 2)
+
+    def band_work(band):
+        ty0, ty1, tx0, tx1 = band
+        tiles = (ty1 - ty0) * (tx1 - tx0)
+        buffer = WORKSPACE.get(16 * (channels + k), tiles).reshape(-1)
+        v = buffer[:16 * channels * tiles].reshape(16, channels, tiles)
+        m = buffer[16 * channels * tiles:].reshape(16, k, tiles)
+        transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
+        np.matmul(u, v, out=m)
+        transform_output(m, bias, ty0, ty1, tx0, tx1, out)
+    parallel(band_work, tile_bands(tiles_h, tiles_w, 16 * (channels + k)))
