@@ -33,6 +33,9 @@ class Layer:
     tops = (1, 1)
     # Loss layers weigh their first top by 1 unless loss_weight says otherwise.
     is_loss = False
+    # False once the Net has found that no gradient will ever pass through
+    # this layer: it may then skip what only backward reads (argmax masks).
+    need_backward = True
     # Whether force_backward may reach bottom i (labels are never differentiable).
     def allow_force_backward(self, bottom_index):
         return True

@@ -12,6 +12,8 @@ import threading
 import numba
 import numpy as np
 
+from layers.threads import even_split
+
 # Floats of col a band may fill: 8 MB, large enough for full-speed GEMMs.
 COL_BUDGET = 1 << 21
 
@@ -76,8 +78,7 @@ def bands(rows_of_col, oh, ow, weights=0):
     for a layer with many weights (up to 4x), since each band streams them
     all from memory again (fc6 has 103M)."""
     budget = min(max(COL_BUDGET, weights), 4 * COL_BUDGET)
-    step = max(1, budget // max(1, rows_of_col * ow))
-    return [(y0, min(oh, y0 + step)) for y0 in range(0, oh, step)]
+    return even_split(oh, budget // max(1, rows_of_col * ow))
 
 
 class Workspace(threading.local):

@@ -152,6 +152,8 @@ class Net:
         self.inputs = []
         self._build()
         self._plan_backward(self.param.force_backward)
+        for layer, need in zip(self.layers, self.layer_need_backward):
+            layer.need_backward = need
         self._share_params()
 
     def _build(self):

@@ -17,7 +17,9 @@ PP = caffe_pb2.PoolingParameter
 
 @numba.njit(parallel=True, cache=True)
 def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask):
+    """Records each argmax in `mask` unless it is empty."""
     n, c, h, w = x.shape
+    record = mask.size > 0
     oh, ow = out.shape[2], out.shape[3]
     for nc in numba.prange(n * c):
         i, j = nc // c, nc % c
@@ -36,7 +38,8 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask):
                             best = v
                             where = yy * w + xx
                 out[i, j, y, xo] = best
-                mask[i, j, y, xo] = where
+                if record:
+                    mask[i, j, y, xo] = where
 
 
 @numba.njit(parallel=True, cache=True)
@@ -153,9 +156,11 @@ class Pooling(Layer):
             raise self.error(f"input {list(x.shape)} is smaller than the {self.kh}x{self.kw} window")
         for t in top:
             t.reshape(n, c, oh, ow)
-        if self.method == PP.MAX:
-            if getattr(self, "mask", None) is None or self.mask.shape != (n, c, oh, ow):
-                self.mask = np.empty((n, c, oh, ow), np.int64)
+        # Caffe's argmax mask (int32, as its Blob<int>), only where backward
+        # or a mask top will read it: pool1's is 31 MB at 500x500.
+        shape = (n, c, oh, ow) if self.method == PP.MAX and (self.need_backward or len(top) == 2) else (0, 0, 0, 0)
+        if getattr(self, "mask", None) is None or self.mask.shape != shape:
+            self.mask = np.empty(shape, np.int32)
 
     def forward(self, bottom, top):
         x = np.ascontiguousarray(bottom[0].data)
@@ -173,6 +178,9 @@ class Pooling(Layer):
         dy = np.ascontiguousarray(top[0].diff)
         bottom[0].diff.fill(0)
         if self.method == PP.MAX:
+            if self.mask.size == 0:
+                raise self.error("backward was not planned for this layer (no gradient reaches it), "
+                                 "so its forward kept no argmax")
             max_pool_backward(dy, self.mask, bottom[0].diff)
         else:
             ave_pool_backward(dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, bottom[0].diff)

@@ -88,3 +88,14 @@ def split(count, parts=WORKERS):
     parts = max(1, min(parts, count))
     edges = [count * i // parts for i in range(parts + 1)]
     return [(edges[i], edges[i + 1]) for i in range(parts) if edges[i + 1] > edges[i]]
+
+
+def even_split(count, most, least=1):
+    """[start, stop) ranges of at most `most` items (at least `least` ranges)
+    covering range(count), as even as they come; when there are several,
+    as many as a multiple of the workers, so that none waits idle for
+    another's last one."""
+    parts = max(least, -(-count // max(1, most)))
+    if parts > 1:
+        parts = -(-parts // WORKERS) * WORKERS
+    return split(count, parts)

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from layers.im2col import WORKSPACE
-from layers.threads import WORKERS, parallel
+from layers.threads import WORKERS, even_split, parallel
 
 # FCN_CONV=im2col keeps every convolution on im2col + GEMM, Caffe's own
 # order of arithmetic, for comparisons down to the last bits.
@@ -133,14 +133,13 @@ def transform_output(m, bias, ty0, ty1, tx0, tx1, out):
 
 
 def tile_bands(tiles_h, tiles_w, per_tile):
-    """Bands (ty0, ty1, tx0, tx1) of at most TILE_BUDGET // per_tile tiles:
-    whole rows of tiles, at least one band per worker; a row too wide for
-    the budget is cut across."""
+    """Bands (ty0, ty1, tx0, tx1) of at most TILE_BUDGET // per_tile tiles,
+    even in size: whole rows of tiles, at least one band per worker; a row
+    too wide for the budget is cut across."""
     most = max(1, TILE_BUDGET // per_tile)
     if tiles_w <= most:
-        step = max(1, min(most // tiles_w, -(-tiles_h // WORKERS)))
-        return [(y, min(tiles_h, y + step), 0, tiles_w) for y in range(0, tiles_h, step)]
-    return [(y, y + 1, x, min(tiles_w, x + most)) for y in range(tiles_h) for x in range(0, tiles_w, most)]
+        return [(y0, y1, 0, tiles_w) for y0, y1 in even_split(tiles_h, most // tiles_w, WORKERS)]
+    return [(y, y + 1, x0, x1) for y in range(tiles_h) for x0, x1 in even_split(tiles_w, most)]
 
 
 def convolve(image, weights, bias, pad, out, transposed=False):

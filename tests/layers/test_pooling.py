@@ -62,3 +62,25 @@ def test_global_and_mask_top():
     flat = x.reshape(2, 3, -1)
     picked = np.take_along_axis(flat, mask.reshape(2, 3, -1).astype(int), axis=2)
     np.testing.assert_array_equal(picked.reshape(out.shape), out)
+
+
+def test_argmax_is_kept_only_where_a_gradient_will_read_it():
+    """A deploy net (nothing to backpropagate) keeps no argmax mask; the
+    same net with force_backward keeps it, and both pool the same."""
+    from layers.net import Net
+    from netspec import FCNError, caffe_pb2, parse_text
+    text = ('layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 6 dim: 6 } } } '
+            'layer { name: "pool" type: "Pooling" bottom: "x" top: "y" '
+            'pooling_param { pool: MAX kernel_size: 3 stride: 2 } }')
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    outputs = []
+    for force in ("", "force_backward: true "):
+        net = Net(parse_text(force + text, caffe_pb2.NetParameter()), "TEST")
+        outputs.append(net.forward(x=x)["y"].copy())
+        pool = net.layer("pool")
+        assert pool.mask.size == (2 * 3 * 3 if force else 0)
+        if not force:
+            with pytest.raises(FCNError, match="no gradient reaches it"):
+                pool.backward(net.top_vecs[1], [True], net.bottom_vecs[1])
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[0], naive_pool(x, 3, 2, 0, "MAX"))
