@@ -31,6 +31,7 @@ class Blob:
         self._diff = None
         self.initializer = None
         self.allocator = None
+        self.diff_allocator = None
         self.freed = False
         self.reshape(shape)
 
@@ -104,7 +105,10 @@ class Blob:
     @property
     def diff(self):
         if self._diff is None:
-            self._diff = np.zeros(self.shape, np.float32)
+            if self.diff_allocator:
+                self._diff = self.diff_allocator(self.shape)
+            else:
+                self._diff = np.zeros(self.shape, np.float32)
         return self._diff
 
     @diff.setter
@@ -129,12 +133,20 @@ class Blob:
         self._diff = None
         self.freed = True
 
+    def free_diff(self):
+        """Drop the diff once it has been passed down; returns its buffer."""
+        buffer = self.diff_buffer
+        self._diff = None
+        return buffer
+
     @property
     def buffer(self):
         """The array that owns this blob's data (None if it has none)."""
-        if self._data is None:
-            return None
-        return self._data if self._data.base is None else self._data.base
+        return _owner(self._data)
+
+    @property
+    def diff_buffer(self):
+        return _owner(self._diff)
 
     def canonical_axis(self, axis):
         n = len(self.shape)
@@ -158,6 +170,12 @@ class Blob:
         return f"Blob({self.name!r}, {list(self.shape)})"
 
 
+def _owner(array):
+    if array is None:
+        return None
+    return array if array.base is None else array.base
+
+
 class Arena:
     """Buffers of freed blobs, lent again to the next blob that fits: a TEST
     net reuses its memory from pass to pass instead of asking the kernel for
@@ -177,6 +195,12 @@ class Arena:
                 self.free.pop(max(range(len(self.free)), key=lambda i: self.free[i].size))
             buffer = np.empty(count, np.float32)
         return buffer[:count].reshape(shape)
+
+    def take_zeroed(self, shape):
+        """For diffs, which start at zero as Caffe's do."""
+        array = self.take(shape)
+        array.fill(0)
+        return array
 
     def give(self, buffer):
         self.free.append(buffer.reshape(-1))

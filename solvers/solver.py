@@ -48,6 +48,11 @@ def learning_rate(s, iteration, state):
 
 
 class Solver:
+    # The train net drops each blob's diff once it has been passed down
+    # (the update reads only the parameters' diffs); pycaffe's solvers keep
+    # them for scripts that read solver.net.blobs[...].diff.
+    keep_train_diffs = False
+
     def __init__(self, param, source="<solver>", log=print):
         self.param = param
         self.source = source
@@ -83,7 +88,8 @@ class Solver:
     def _make_net(self, net_param, phase, state, source):
         stages = list(state.stage) + list(net_param.state.stage)
         level = state.level if state.HasField("level") else net_param.state.level
-        return Net(net_param, phase, stages=stages, level=level, source=source, keep_blobs=True)
+        keep = phase == "TEST" or self.keep_train_diffs
+        return Net(net_param, phase, stages=stages, level=level, source=source, keep_blobs=keep)
 
     def _test_params(self):
         p = self.param

@@ -114,6 +114,7 @@ class Net(_EngineNet):
 
 class _Solver(_EngineSolver):
     solver_type = None
+    keep_train_diffs = True
 
     def __init__(self, path):
         param = read_solver(path)

@@ -180,3 +180,61 @@ def test_test_net_frees_intermediates_after_their_last_reader():
     train = net_from(text + LOSS % "e", "TRAIN")
     train.forward(data=x)
     assert train.blobs["c1"].data.shape == (2, 3, 4, 4)    # backward will need it
+
+
+def _train_pass(net, x, label):
+    net.forward(data=x, label=label)
+    net.clear_param_diffs()
+    net.backward()
+    return {name: [blob.diff.copy() for blob in blobs] for name, blobs in net.params.items()}
+
+
+def test_train_net_drops_each_diff_once_passed_down():
+    """Same parameter gradients pass after pass as a net that keeps every
+    diff, through in-place layers, splits and a Reshape that shares its
+    top's diff with its bottom."""
+    text = INPUT + CONV.format(name="c1", bottom="data", top="c1", extra="") + """
+      layer { name: "r" type: "ReLU" bottom: "c1" top: "c1" }
+      layer { name: "flat" type: "Reshape" bottom: "c1" top: "flat" reshape_param { shape { dim: 0 dim: 0 dim: -1 dim: 1 } } }
+      layer { name: "back" type: "Reshape" bottom: "flat" top: "back" reshape_param { shape { dim: 0 dim: 0 dim: 4 dim: 4 } } }
+    """ + CONV.format(name="c2", bottom="back", top="c2", extra="") + """
+      layer { name: "e" type: "Eltwise" bottom: "c2" bottom: "c1" top: "e" }""" + LOSS % "e"
+    kept = net_from(text, keep_blobs=True)
+    lean = net_from(text)
+    lean.share_with(kept)
+    rng = np.random.default_rng(1)
+    for _ in range(3):     # later passes run on lent buffers holding old values
+        x = rng.standard_normal((2, 3, 4, 4))
+        label = rng.integers(0, 3, (2, 1, 4, 4))
+        expected = _train_pass(kept, x, label)
+        got = _train_pass(lean, x, label)
+        for name in expected:
+            for e, g in zip(expected[name], got[name]):
+                np.testing.assert_array_equal(g, e)
+        assert [name for name, blob in lean.blobs.items() if blob.has_diff] == []   # all passed down
+        assert all(blob.has_diff for name, blob in kept.blobs.items() if name not in ("data", "label"))
+
+
+def test_train_net_diffs_free_on_an_fcn_net():
+    """voc-fcn8s (narrowed): crops, splits, skips and in-place ReLU/Dropout."""
+    from tests.conftest import REFERENCE
+    from tools.netload import build_net
+    folder = f"{REFERENCE}/voc-fcn8s-narrow-train"
+    kept = build_net(f"{folder}/net.prototxt", "TRAIN", f"{folder}/weights.caffemodel", keep_blobs=True)
+    lean = build_net(f"{folder}/net.prototxt", "TRAIN", f"{folder}/weights.caffemodel")
+    lean.share_with(kept)
+    shape = kept.blobs["data"].shape
+    rng = np.random.default_rng(2)
+    for _ in range(2):
+        x = rng.standard_normal(shape) * 50
+        label = rng.integers(0, 21, (shape[0], 1) + shape[2:])
+        for dropout in ("drop6", "drop7"):   # the same masks in both nets
+            kept.layer(dropout).rng = np.random.default_rng(3)
+            lean.layer(dropout).rng = np.random.default_rng(3)
+        expected = _train_pass(kept, x, label)
+        got = _train_pass(lean, x, label)
+        for name in expected:
+            for e, g in zip(expected[name], got[name]):
+                np.testing.assert_array_equal(g, e)
+    dropped = [name for name, blob in kept.blobs.items() if not lean.blobs[name].has_diff]
+    assert len(dropped) > len(kept.blobs) // 2
