@@ -8,7 +8,7 @@ size x size window, y = x * scale^-beta.
 import numpy as np
 
 from layers.base import Layer, register
-from layers.pooling import ave_pool, ave_pool_backward
+from layers.pooling import ave_pool, ave_pool_backward, by_planes
 from netspec import caffe_pb2
 
 
@@ -39,7 +39,7 @@ class LRN(Layer):
     def _pool(self, squares):
         pooled = np.empty_like(squares)
         s, p = self.size, self.pre_pad
-        ave_pool(np.ascontiguousarray(squares), s, s, 1, 1, p, p, pooled)
+        by_planes(ave_pool, squares.shape[0] * squares.shape[1], np.ascontiguousarray(squares), s, s, 1, 1, p, p, pooled)
         return pooled
 
     def forward(self, bottom, top):
@@ -65,6 +65,7 @@ class LRN(Layer):
             inner = dy * x * np.float32(-self.beta * self.alpha) * self.scale ** np.float32(-self.beta - 1)
             spread = np.zeros_like(x)
             s, p = self.size, self.pre_pad
-            ave_pool_backward(np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
+            by_planes(ave_pool_backward, spread.shape[0] * spread.shape[1],
+                      np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
             grad = dy * falloff + 2 * x * spread
         np.copyto(bottom[0].diff, grad)

@@ -10,6 +10,7 @@ from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
+from layers.threads import parallel, split
 from netspec import caffe_pb2
 
 
@@ -19,30 +20,35 @@ class Neuron(Layer):
             top[0].reshape(bottom[0].shape)
 
 
-@numba.njit(parallel=True, cache=True)
-def relu_forward(x, slope, y):
-    """Caffe's max(x, 0) + slope * min(x, 0), over every core (y may be x)."""
-    for i in numba.prange(x.size):
+@numba.njit(nogil=True, cache=True)
+def relu_forward(x, slope, y, lo, hi):
+    """Caffe's max(x, 0) + slope * min(x, 0) over [lo, hi) (y may be x)."""
+    for i in range(lo, hi):
         y[i] = max(x[i], 0) + slope * min(x[i], 0)
 
 
-@numba.njit(parallel=True, cache=True)
-def relu_backward(x, dy, slope, dx):
-    """dx = dy where x > 0, else dy * slope; one pass, no temporaries (dx may be dy)."""
-    for i in numba.prange(x.size):
+@numba.njit(nogil=True, cache=True)
+def relu_backward(x, dy, slope, dx, lo, hi):
+    """dx = dy where x > 0, else dy * slope, over [lo, hi); one pass, no
+    temporaries (dx may be dy)."""
+    for i in range(lo, hi):
         dx[i] = dy[i] if x[i] > 0 else dy[i] * slope
 
 
 @register("ReLU")
 class ReLU(Neuron):
     def forward(self, bottom, top):
-        relu_forward(bottom[0].data.reshape(-1), np.float32(self.param.relu_param.negative_slope),
-                     top[0].data.reshape(-1))
+        x = bottom[0].data.reshape(-1)
+        slope = np.float32(self.param.relu_param.negative_slope)
+        y = top[0].data.reshape(-1)
+        parallel(lambda span: relu_forward(x, slope, y, *span), split(x.size))
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
-            relu_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1),
-                          np.float32(self.param.relu_param.negative_slope), bottom[0].diff.reshape(-1))
+            x = bottom[0].data.reshape(-1)
+            slope = np.float32(self.param.relu_param.negative_slope)
+            dy, dx = top[0].diff.reshape(-1), bottom[0].diff.reshape(-1)
+            parallel(lambda span: relu_backward(x, dy, slope, dx, *span), split(x.size))
 
 
 @register("Sigmoid")

@@ -11,17 +11,19 @@ import numpy as np
 
 from netspec import caffe_pb2
 from layers.base import Layer, register
+from layers.threads import parallel, split
 
 PP = caffe_pb2.PoolingParameter
 
 
-@numba.njit(parallel=True, cache=True)
-def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask):
-    """Records each argmax in `mask` unless it is empty."""
+@numba.njit(nogil=True, cache=True)
+def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask, lo, hi):
+    """Planes [lo, hi) of the n * c; records each argmax in `mask` unless
+    it is empty."""
     n, c, h, w = x.shape
     record = mask.size > 0
     oh, ow = out.shape[2], out.shape[3]
-    for nc in numba.prange(n * c):
+    for nc in range(lo, hi):
         i, j = nc // c, nc % c
         for y in range(oh):
             y0 = max(y * sh - ph, 0)
@@ -42,12 +44,12 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask):
                     mask[i, j, y, xo] = where
 
 
-@numba.njit(parallel=True, cache=True)
-def max_pool_backward(dy, mask, dx):
+@numba.njit(nogil=True, cache=True)
+def max_pool_backward(dy, mask, dx, lo, hi):
     """Adds each output's gradient to its argmax; dx starts at zero."""
     n, c, h, w = dx.shape
     oh, ow = dy.shape[2], dy.shape[3]
-    for nc in numba.prange(n * c):
+    for nc in range(lo, hi):
         i, j = nc // c, nc % c
         for y in range(oh):
             for xo in range(ow):
@@ -65,11 +67,11 @@ def ave_window(o, stride, pad, kernel, size):
     return max(start, 0), min(end, size), end - start
 
 
-@numba.njit(parallel=True, cache=True)
-def ave_pool(x, kh, kw, sh, sw, ph, pw, out):
+@numba.njit(nogil=True, cache=True)
+def ave_pool(x, kh, kw, sh, sw, ph, pw, out, lo, hi):
     n, c, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
-    for nc in numba.prange(n * c):
+    for nc in range(lo, hi):
         i, j = nc // c, nc % c
         for y in range(oh):
             y0, y1, ey = ave_window(y, sh, ph, kh, h)
@@ -82,12 +84,12 @@ def ave_pool(x, kh, kw, sh, sw, ph, pw, out):
                 out[i, j, y, xo] = total / (ey * ex)
 
 
-@numba.njit(parallel=True, cache=True)
-def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
+@numba.njit(nogil=True, cache=True)
+def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx, lo, hi):
     """Spreads each output's gradient over its window; dx starts at zero."""
     n, c, h, w = dx.shape
     oh, ow = dy.shape[2], dy.shape[3]
-    for nc in numba.prange(n * c):
+    for nc in range(lo, hi):
         i, j = nc // c, nc % c
         for y in range(oh):
             y0, y1, ey = ave_window(y, sh, ph, kh, h)
@@ -97,6 +99,12 @@ def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
                 for yy in range(y0, y1):
                     for xx in range(x0, x1):
                         dx[i, j, yy, xx] += share
+
+
+def by_planes(kernel, planes, *args):
+    """kernel(*args, lo, hi) over the (image, channel) planes, a slice of
+    them per worker."""
+    parallel(lambda span: kernel(*args, *span), split(planes))
 
 
 def pooled_size(size, kernel, stride, pad, ceil_mode=True):
@@ -164,23 +172,26 @@ class Pooling(Layer):
 
     def forward(self, bottom, top):
         x = np.ascontiguousarray(bottom[0].data)
+        planes = x.shape[0] * x.shape[1]
         args = (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw)
         if self.method == PP.MAX:
-            max_pool(x, *args, top[0].data, self.mask)
+            by_planes(max_pool, planes, x, *args, top[0].data, self.mask)
             if len(top) == 2:
                 top[1].data[...] = self.mask
         else:
-            ave_pool(x, *args, top[0].data)
+            by_planes(ave_pool, planes, x, *args, top[0].data)
 
     def backward(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
         dy = np.ascontiguousarray(top[0].diff)
-        bottom[0].diff.fill(0)
+        dx = bottom[0].diff
+        dx.fill(0)
+        planes = dx.shape[0] * dx.shape[1]
         if self.method == PP.MAX:
             if self.mask.size == 0:
                 raise self.error("backward was not planned for this layer (no gradient reaches it), "
                                  "so its forward kept no argmax")
-            max_pool_backward(dy, self.mask, bottom[0].diff)
+            by_planes(max_pool_backward, planes, dy, self.mask, dx)
         else:
-            ave_pool_backward(dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, bottom[0].diff)
+            by_planes(ave_pool_backward, planes, dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, dx)

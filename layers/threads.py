@@ -1,10 +1,13 @@
 """The engine's own parallelism: one worker per core, single-threaded BLAS.
 
-OpenBLAS's threads spin for a while after each GEMM, and numba's workers
-then fight them for the same two cores; small GEMMs also pay OpenBLAS's
-thread start-up every call. So while a net runs, BLAS is set to one thread
-and the layers hand slices of their work (bands of output rows, slices of
-channels) to this pool, one slice per worker at a time.
+OpenBLAS's threads, and the OpenMP threads behind numba's parallel=True,
+spin for a while after each call, fighting the next layer's workers for
+the same cores (after a numba-parallel pooling, FCN-8s's next convolution
+ran 60% slower); small GEMMs also pay OpenBLAS's thread start-up every
+call. So while a net runs, BLAS is set to one thread, every kernel is a
+serial numba function that releases the GIL, and the layers hand slices of
+their work (bands of output rows, slices of channels, planes) to this one
+pool, one slice per worker at a time.
 """
 import ctypes
 import os

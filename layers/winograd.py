@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from layers.im2col import WORKSPACE
-from layers.threads import WORKERS, even_split, parallel
+from layers.threads import WORKERS, even_split, parallel, split
 
 # FCN_CONV=im2col keeps every convolution on im2col + GEMM, Caffe's own
 # order of arithmetic, for comparisons down to the last bits.
@@ -41,13 +41,14 @@ def suits(geometry, group, channels_in, channels_out):
 
 
 @numba.njit(nogil=True, cache=True)
-def transform_weights(w, flip, u):
-    """u[e, k, c] = (G g G^T)[e] for g = w[k, c]; with `flip`, for g = w[c, k]
-    turned by 180 degrees, the kernel whose convolution is the transpose."""
-    rows, cols = u.shape[1], u.shape[2]
+def transform_weights(w, flip, k0, k1, u):
+    """u[e, k, c] = (G g G^T)[e] for g = w[k, c], k in [k0, k1); with `flip`,
+    for g = w[c, k] turned by 180 degrees, the kernel whose convolution is
+    the transpose."""
+    cols = u.shape[2]
     g = np.empty((3, 3), np.float32)
     t = np.empty((4, 3), np.float32)
-    for k in range(rows):
+    for k in range(k0, k1):
         for c in range(cols):
             for i in range(3):
                 for j in range(3):
@@ -143,10 +144,12 @@ def tile_bands(tiles_h, tiles_w, per_tile):
 
 
 def plane_stride(floats):
-    """Floats between two of the 16 planes of a band: one cache line past a
-    multiple of 4 KB. The transforms read or write all 16 planes at once,
-    and 16 streams 4 KB apart would share one set of the L1 cache (conv1_2
-    at 250x250 ran at two thirds of its speed at 500x500)."""
+    """Floats between two of the 16 planes of a band or of the transformed
+    kernels: one cache line past a multiple of 4 KB. The transforms read or
+    write all 16 planes at once, and 16 streams a multiple of 4 KB apart
+    would share one set of the L1 cache (conv1_2 at 250x250 ran at two
+    thirds of its speed at 500x500; 512x512 kernels took three times as
+    long to transform)."""
     return -(-floats // 1024) * 1024 + 16
 
 
@@ -156,8 +159,8 @@ def convolve(image, weights, bias, pad, out, transposed=False):
     `transposed`, weights are (C, K, 3, 3) and the convolution is the
     transpose of theirs (backward-data of a convolution, or deconvolution)."""
     channels, k = image.shape[0], out.shape[0]
-    u = np.empty((16, k, channels), np.float32)
-    transform_weights(weights, transposed, u)
+    u = np.empty((16, plane_stride(k * channels)), np.float32)[:, :k * channels].reshape(16, k, channels)
+    parallel(lambda rows: transform_weights(weights, transposed, rows[0], rows[1], u), split(k))
     bias = np.zeros(k, np.float32) if bias is None else bias
     tiles_h, tiles_w = -(-out.shape[1] // 2), -(-out.shape[2] // 2)
 
