@@ -27,16 +27,17 @@ CASES = {
 
 
 def peak_rss_mb():
-    """This process's high-water mark of resident memory (VmHWM: unlike
-    ru_maxrss, not inherited from the parent across fork and exec)."""
+    """This process's high-water mark of resident memory in MB of 10^6
+    bytes, the unit of the 537 MB of weights (VmHWM: unlike ru_maxrss, not
+    inherited from the parent across fork and exec)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+                    return int(line.split()[1]) * 1024 / 1e6
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 def build(case, weights):
