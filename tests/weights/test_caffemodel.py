@@ -126,3 +126,14 @@ def test_diffs_are_written_when_asked(tmp_path):
     save_weights(net, str(tmp_path / "d.caffemodel.h5"), write_diff=True)
     with h5py.File(tmp_path / "d.caffemodel.h5", "r") as f:
         assert (f["diff/conv1_1/0"][...] == 0.5).all()
+
+
+def test_weights_go_on_ordinary_pages_and_numpy_setting_comes_back():
+    from weights.caffemodel import _set_madvise_hugepage, ordinary_pages
+    before = _set_madvise_hugepage(True)
+    try:
+        with ordinary_pages():
+            assert _set_madvise_hugepage(False) is False    # off while loading
+        assert _set_madvise_hugepage(True) is True          # on again after
+    finally:
+        _set_madvise_hugepage(before)
