@@ -7,6 +7,7 @@ PNG in the VOC colours, and with --overlay the colours blended over the image
 as the release's vis_seg does (background left as it is).
 """
 import os
+import threading
 
 import numpy as np
 from PIL import Image
@@ -15,6 +16,7 @@ from netspec.atomic import atomic_path
 from netspec.errors import FCNError
 from layers.data.images import bgr_chw, read_rgb
 from layers.net import Net
+from layers.neuron import relu_forward
 from tools.netload import image_net
 from weights.caffemodel import copy_weights
 from tools.palette import make_palette, pil_palette
@@ -91,8 +93,17 @@ def _save(image, path, **options):
         image.save(tmp, format="PNG" if path.endswith(".png") else "JPEG", **options)
 
 
+def warm_up_numba():
+    """numba's first call of any compiled kernel sets up LLVM (a quarter of
+    a second), which releases the GIL: done on the side while the weights
+    load, it is off the path of the first image."""
+    one = np.zeros(1, np.float32)
+    threading.Thread(target=relu_forward, args=(one, np.float32(0), one, 0, 1), daemon=True).start()
+
+
 def run(args):
     mean = parse_mean(args.mean)
+    warm_up_numba()
     net_param, source = image_net(args.model)
     net = Net(net_param, "TEST", source=source)
     copy_weights(net, args.weights)

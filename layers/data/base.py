@@ -7,7 +7,6 @@ import os
 import random
 
 import numpy as np
-import scipy.io
 from PIL import Image, UnidentifiedImageError
 
 from layers.base import Layer
@@ -105,6 +104,7 @@ class SegDataLayer(Layer):
     def load_mat(self, path, key):
         if not os.path.exists(path):
             raise self.error(f"missing file {path}")
+        import scipy.io     # 0.1 s to import: only SBDD's labels need it
         try:
             return scipy.io.loadmat(path)[key]
         except (ValueError, KeyError, OSError, TypeError) as err:
