@@ -33,6 +33,7 @@ class Blob:
         self.allocator = None
         self.diff_allocator = None
         self.freed = False
+        self.diff_dropped = False
         self.reshape(shape)
 
     def reshape(self, *shape):
@@ -104,6 +105,9 @@ class Blob:
 
     @property
     def diff(self):
+        if self.diff_dropped:
+            raise FCNError(f"the diff of blob {self.name!r} was dropped once backward had passed it down, "
+                           "to save memory; build the net with keep_blobs=True to keep every diff")
         if self._diff is None:
             if self.diff_allocator:
                 self._diff = self.diff_allocator(self.shape)
@@ -137,6 +141,7 @@ class Blob:
         """Drop the diff once it has been passed down; returns its buffer."""
         buffer = self.diff_buffer
         self._diff = None
+        self.diff_dropped = True
         return buffer
 
     @property

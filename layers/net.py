@@ -370,6 +370,8 @@ class Net:
     def _backward(self, start, end):
         first = self.layer_names.index(start) if start else len(self.layers) - 1
         last = self.layer_names.index(end) if end else 0
+        for blob in self.blobs.values():
+            blob.diff_dropped = False      # this pass makes them again
         for i in range(first, last - 1, -1):
             if not self.layer_need_backward[i]:
                 continue

@@ -33,7 +33,7 @@ def test_splits_are_named_as_caffe_and_sum_gradients():
     text = INPUT + CONV.format(name="c1", bottom="data", top="c1", extra="") + """
       layer { name: "r" type: "ReLU" bottom: "c1" top: "c1" }
       layer { name: "e" type: "Eltwise" bottom: "c1" bottom: "c1" top: "e" }""" + LOSS % "e"
-    net = net_from(text)
+    net = net_from(text, keep_blobs=True)
     assert "c1_r_0_split" in net.layer_names
     assert net.param.layer[net.layer_names.index("e")].bottom[:] == ["c1_r_0_split_0", "c1_r_0_split_1"]
     rng = np.random.default_rng(0)
@@ -213,6 +213,8 @@ def test_train_net_drops_each_diff_once_passed_down():
                 np.testing.assert_array_equal(g, e)
         assert [name for name, blob in lean.blobs.items() if blob.has_diff] == []   # all passed down
         assert all(blob.has_diff for name, blob in kept.blobs.items() if name not in ("data", "label"))
+    with pytest.raises(FCNError, match="diff of blob 'c2' was dropped.*keep_blobs=True"):
+        lean.blobs["c2"].diff
 
 
 def test_train_net_diffs_free_on_an_fcn_net():
