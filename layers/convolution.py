@@ -219,8 +219,12 @@ class _ConvBase(Layer):
 
     def _conv_weight_grad(self, image, out_diff, wd):
         """wd += out_diff @ col^T, band by band; each worker takes a slice of
-        the output channels."""
+        the output channels. By Winograd: summed over tiles in the
+        transformed space, then carried back to the kernels."""
         g = self.geometry
+        if self.winograd_fits and winograd.ENABLED:
+            winograd.weight_gradient(image, out_diff, (g.ph, g.pw), self.blobs[0].diff)
+            return
         oh, ow = out_diff.shape[1:]
         od = out_diff.reshape(self.group, -1, oh * ow)
         for y0, y1 in g.bands(image.shape[0], (oh, ow), wd.size):

@@ -11,6 +11,11 @@ products become 16 independent GEMMs, M[e] = U[e] @ V[e], so the layer does
 1/2, all exact in float32, so results differ from im2col + GEMM only by
 rounding (a few units in the sixth digit).
 
+The same transforms serve the three passes of a convolution: forward, its
+transpose (backward-data, with the kernels turned around), and the weight
+gradient, which sums the transformed input times the transformed output
+gradient over the tiles and carries the 16 sums back to the 3x3 kernels.
+
 Like im2col it runs band by band (a band is a block of tiles) through a
 per-thread workspace, one band per worker.
 """
@@ -133,6 +138,57 @@ def transform_output(m, bias, ty0, ty1, tx0, tx1, out):
                         out[k, y + 1, x + 1] = s1 - s2 - s3 + b
 
 
+@numba.njit(nogil=True, cache=True)
+def transform_gradient(dy, ty0, ty1, tx0, tx1, m):
+    """m[e, k, tile] = (A dY A^T)[e] for the 2x2 block dY of the output's
+    gradient at each tile of the band (zero past an odd last row or
+    column): the adjoint of transform_output, which the weight gradient
+    pairs with the transformed input."""
+    channels, height, width = dy.shape
+    per_row = tx1 - tx0
+    z = np.zeros((2, 2), np.float32)
+    p = np.empty((4, 2), np.float32)
+    for k in range(channels):
+        for ty in range(ty0, ty1):
+            base = (ty - ty0) * per_row
+            for tx in range(tx0, tx1):
+                for a in range(2):
+                    for b in range(2):
+                        y, x = 2 * ty + a, 2 * tx + b
+                        z[a, b] = dy[k, y, x] if y < height and x < width else 0.0
+                for b in range(2):
+                    p[0, b] = z[0, b]
+                    p[1, b] = z[0, b] + z[1, b]
+                    p[2, b] = z[0, b] - z[1, b]
+                    p[3, b] = -z[1, b]
+                t = base + tx - tx0
+                for i in range(4):
+                    m[4 * i, k, t] = p[i, 0]
+                    m[4 * i + 1, k, t] = p[i, 0] + p[i, 1]
+                    m[4 * i + 2, k, t] = p[i, 0] - p[i, 1]
+                    m[4 * i + 3, k, t] = -p[i, 1]
+
+
+@numba.njit(nogil=True, cache=True)
+def untransform_weights(s, k0, k1, wd):
+    """wd[k, c] += G^T S G for S = s[:, k, c] as 4x4, k in [k0, k1): the
+    adjoint of transform_weights, carrying a gradient in the transformed
+    space back to the 3x3 kernels."""
+    cols = s.shape[2]
+    r = np.empty((3, 4), np.float32)
+    for k in range(k0, k1):
+        for c in range(cols):
+            for j in range(4):
+                s0, s1, s2, s3 = s[j, k, c], s[4 + j, k, c], s[8 + j, k, c], s[12 + j, k, c]
+                r[0, j] = s0 + 0.5 * (s1 + s2)
+                r[1, j] = 0.5 * (s1 - s2)
+                r[2, j] = 0.5 * (s1 + s2) + s3
+            for i in range(3):
+                wd[k, c, i, 0] += r[i, 0] + 0.5 * (r[i, 1] + r[i, 2])
+                wd[k, c, i, 1] += 0.5 * (r[i, 1] - r[i, 2])
+                wd[k, c, i, 2] += 0.5 * (r[i, 1] + r[i, 2]) + r[i, 3]
+
+
 def tile_bands(tiles_h, tiles_w, per_tile):
     """Bands (ty0, ty1, tx0, tx1) of at most TILE_BUDGET // per_tile tiles,
     even in size: whole rows of tiles, at least one band per worker; a row
@@ -153,6 +209,18 @@ def plane_stride(floats):
     return -(-floats // 1024) * 1024 + 16
 
 
+def band_planes(band, channels, k):
+    """The transformed input v (16, channels, tiles) and products m (16, k,
+    tiles) of a band, in this thread's workspace."""
+    ty0, ty1, tx0, tx1 = band
+    tiles = (ty1 - ty0) * (tx1 - tx0)
+    v_plane, m_plane = plane_stride(channels * tiles), plane_stride(k * tiles)
+    buffer = WORKSPACE.get(16, v_plane + m_plane)
+    v = buffer[:, :channels * tiles].reshape(16, channels, tiles)
+    m = buffer[:, v_plane:v_plane + k * tiles].reshape(16, k, tiles)
+    return v, m
+
+
 def convolve(image, weights, bias, pad, out, transposed=False):
     """out (K, oh, ow) = the 3x3 stride-1 convolution of image (C, h, w) with
     weights (K, C, 3, 3) and pad (ph, pw), plus bias (K,) or None. With
@@ -166,12 +234,35 @@ def convolve(image, weights, bias, pad, out, transposed=False):
 
     def band_work(band):
         ty0, ty1, tx0, tx1 = band
-        tiles = (ty1 - ty0) * (tx1 - tx0)
-        v_plane, m_plane = plane_stride(channels * tiles), plane_stride(k * tiles)
-        buffer = WORKSPACE.get(16, v_plane + m_plane)
-        v = buffer[:, :channels * tiles].reshape(16, channels, tiles)
-        m = buffer[:, v_plane:v_plane + k * tiles].reshape(16, k, tiles)
+        v, m = band_planes(band, channels, k)
         transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
         np.matmul(u, v, out=m)
         transform_output(m, bias, ty0, ty1, tx0, tx1, out)
     parallel(band_work, tile_bands(tiles_h, tiles_w, 16 * (channels + k)))
+
+
+def weight_gradient(image, out_diff, pad, wd):
+    """wd (K, C, 3, 3) += the gradient of the 3x3 stride-1 convolution of
+    image (C, h, w) with pad (ph, pw) whose output's gradient is out_diff
+    (K, oh, ow). With U = G g G^T, each tile's output is A^T (U * V) A, so
+    dU sums (A dY A^T) * V over the tiles, 16 GEMMs of (K, tiles) by
+    (tiles, C), and dg = G^T dU G. Each worker sums its own bands."""
+    channels, k = image.shape[0], out_diff.shape[0]
+    tiles_h, tiles_w = -(-out_diff.shape[1] // 2), -(-out_diff.shape[2] // 2)
+    band_list = tile_bands(tiles_h, tiles_w, 16 * (channels + k))
+    sums = [np.zeros((16, k, channels), np.float32) for _ in range(min(WORKERS, len(band_list)))]
+
+    def worker_bands(index):
+        total = sums[index]
+        product = np.empty_like(total)
+        for ty0, ty1, tx0, tx1 in band_list[index::len(sums)]:
+            v, m = band_planes((ty0, ty1, tx0, tx1), channels, k)
+            transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
+            transform_gradient(out_diff, ty0, ty1, tx0, tx1, m)
+            np.matmul(m, v.transpose(0, 2, 1), out=product)
+            total += product
+    parallel(worker_bands, range(len(sums)))
+    total = sums[0]
+    for other in sums[1:]:
+        total += other
+    parallel(lambda rows: untransform_weights(total, rows[0], rows[1], wd), split(k))

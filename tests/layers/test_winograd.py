@@ -8,12 +8,17 @@ import pytest
 import layers.winograd as winograd
 
 
-def direct(image, weights, pad):
-    """3x3 stride-1 correlation in float64; a negative pad crops."""
+def padded(image, pad):
+    """The image in float64 with its pad; a negative pad crops."""
     ph, pw = pad
     x = image.astype(np.float64)
     x = np.pad(x, ((0, 0), (max(ph, 0), max(ph, 0)), (max(pw, 0), max(pw, 0))))
-    x = x[:, max(-ph, 0):x.shape[1] - max(-ph, 0), max(-pw, 0):x.shape[2] - max(-pw, 0)]
+    return x[:, max(-ph, 0):x.shape[1] - max(-ph, 0), max(-pw, 0):x.shape[2] - max(-pw, 0)]
+
+
+def direct(image, weights, pad):
+    """3x3 stride-1 correlation in float64."""
+    x = padded(image, pad)
     oh, ow = x.shape[1] - 2, x.shape[2] - 2
     out = np.zeros((weights.shape[0], oh, ow))
     for i in range(3):
@@ -22,15 +27,19 @@ def direct(image, weights, pad):
     return out
 
 
+# Odd and even sizes, pads from a crop to wider than the kernel.
+SHAPES = pytest.mark.parametrize("channels,kernels,height,width,pad", [
+    (3, 4, 8, 8, (1, 1)), (2, 5, 7, 9, (0, 0)), (4, 3, 5, 6, (2, 3)),
+    (1, 2, 9, 4, (-1, 1)), (3, 3, 3, 3, (4, 0)), (2, 2, 10, 11, (1, 0))])
+
+
 @pytest.fixture(params=["whole", "single tiles"])
 def budget(request, monkeypatch):
     if request.param == "single tiles":
         monkeypatch.setattr(winograd, "TILE_BUDGET", 1)
 
 
-@pytest.mark.parametrize("channels,kernels,height,width,pad", [
-    (3, 4, 8, 8, (1, 1)), (2, 5, 7, 9, (0, 0)), (4, 3, 5, 6, (2, 3)),
-    (1, 2, 9, 4, (-1, 1)), (3, 3, 3, 3, (4, 0)), (2, 2, 10, 11, (1, 0))])
+@SHAPES
 def test_matches_direct_convolution(budget, channels, kernels, height, width, pad):
     rng = np.random.default_rng(channels * 10 + height)
     image = rng.standard_normal((channels, height, width)).astype(np.float32)
@@ -63,3 +72,26 @@ def test_bands_cover_every_tile_once(monkeypatch):
             assert (ty1 - ty0) * (tx1 - tx0) <= max(1, budget // 16)
             seen[ty0:ty1, tx0:tx1] += 1
         assert (seen == 1).all()
+
+
+def direct_weight_gradient(image, out_diff, pad):
+    """d<conv(image, w), out_diff>/dw in float64, from the same correlation."""
+    x = padded(image, pad)
+    oh, ow = out_diff.shape[1:]
+    grad = np.zeros((out_diff.shape[0], image.shape[0], 3, 3))
+    for i in range(3):
+        for j in range(3):
+            grad[:, :, i, j] = np.einsum("khw,chw->kc", out_diff, x[:, i:i + oh, j:j + ow])
+    return grad
+
+
+@SHAPES
+def test_weight_gradient_matches_direct_and_accumulates(budget, channels, kernels, height, width, pad):
+    rng = np.random.default_rng(channels * 7 + width)
+    image = rng.standard_normal((channels, height, width)).astype(np.float32)
+    out_shape = direct(image, np.zeros((kernels, channels, 3, 3), np.float32), pad).shape
+    out_diff = rng.standard_normal(out_shape).astype(np.float32)
+    already = rng.standard_normal((kernels, channels, 3, 3)).astype(np.float32)
+    wd = already.copy()
+    winograd.weight_gradient(image, out_diff, pad, wd)
+    np.testing.assert_allclose(wd, already + direct_weight_gradient(image, out_diff, pad), rtol=1e-5, atol=1e-4)
