@@ -5,20 +5,69 @@ channels (centred, (size-1)/2 before), y = x * scale^-beta.
 WITHIN (Caffe's composition): scale = 1 + alpha * AVE-pool(x^2) over a
 size x size window, y = x * scale^-beta.
 """
+import numba
 import numpy as np
 
 from layers.base import Layer, register
 from layers.pooling import ave_pool, ave_pool_backward, by_planes
+from layers.threads import parallel, split
 from netspec import caffe_pb2
 
 
-def channel_window_sum(values, before, after):
-    """sum over c' in [c - before, c + after] (clipped) along axis 1."""
-    n, c = values.shape[:2]
-    padded = np.zeros((n, c + before + after + 1) + values.shape[2:], np.float64)
-    padded[:, before + 1:before + 1 + c] = values
-    cumulative = np.cumsum(padded, axis=1)
-    return (cumulative[:, before + after + 1:] - cumulative[:, :c]).astype(np.float32)
+@numba.njit(nogil=True, cache=True)
+def across_forward(x, size, alpha_over_size, k, beta, scale, y, p0, p1):
+    """Pixels [p0, p1) of every (N, C, pixels) plane. The window slides
+    along the channels as in Caffe, in float32: the first channel's scale
+    sums its window, each next one adds the square entering the window,
+    then subtracts the one leaving it."""
+    n, c = x.shape[0], x.shape[1]
+    pre = (size - 1) // 2
+    for i in range(n):
+        for p in range(p0, p1):
+            scale[i, 0, p] = k
+        for j in range(size):
+            src = j - pre
+            if 0 <= src < c:
+                for p in range(p0, p1):
+                    scale[i, 0, p] += alpha_over_size * (x[i, src, p] * x[i, src, p])
+        for ch in range(1, c):
+            head, tail = ch + size - 1 - pre, ch - 1 - pre
+            for p in range(p0, p1):
+                s = scale[i, ch - 1, p]
+                if head < c:
+                    s += alpha_over_size * (x[i, head, p] * x[i, head, p])
+                if tail >= 0:
+                    s += -alpha_over_size * (x[i, tail, p] * x[i, tail, p])
+                scale[i, ch, p] = s
+        for ch in range(c):
+            for p in range(p0, p1):
+                y[i, ch, p] = scale[i, ch, p] ** -beta * x[i, ch, p]
+
+
+@numba.njit(nogil=True, cache=True)
+def across_backward(x, y, dy, scale, size, beta, cache_ratio, dx, p0, p1):
+    """Caffe's order again: dx = dy * scale^-beta, less cache_ratio * x times
+    the window's sum of dy * y / scale, slid along the channels (the
+    window flipped: channel c' counts c when c lies in its window)."""
+    n, c = x.shape[0], x.shape[1]
+    pre = (size - 1) // 2
+    accum = np.zeros(p1 - p0, np.float32)
+    for i in range(n):
+        accum[:] = 0.0
+        for j in range(size - 1):
+            src = j - pre
+            if 0 <= src < c:
+                for p in range(p0, p1):
+                    accum[p - p0] += dy[i, src, p] * y[i, src, p] / scale[i, src, p]
+        for ch in range(c):
+            head, tail = ch + size - 1 - pre, ch - pre
+            for p in range(p0, p1):
+                if head < c:
+                    accum[p - p0] += dy[i, head, p] * y[i, head, p] / scale[i, head, p]
+                grad = scale[i, ch, p] ** -beta * dy[i, ch, p]
+                dx[i, ch, p] = grad - cache_ratio * (x[i, ch, p] * accum[p - p0])
+                if tail >= 0:
+                    accum[p - p0] -= dy[i, tail, p] * y[i, tail, p] / scale[i, tail, p]
 
 
 @register("LRN")
@@ -42,30 +91,39 @@ class LRN(Layer):
         by_planes(ave_pool, squares.shape[0] * squares.shape[1], np.ascontiguousarray(squares), s, s, 1, 1, p, p, pooled)
         return pooled
 
+    @staticmethod
+    def _by_pixels(kernel, blob, *args):
+        """kernel(*args, p0, p1) over slices of the pixels, one per worker;
+        arrays go in as (N, C, pixels)."""
+        n, c = blob.shape[:2]
+        flat = [a.reshape(n, c, -1) if isinstance(a, np.ndarray) else a for a in args]
+        parallel(lambda span: kernel(*flat, *span), split(blob.count // max(1, n * c)))
+
     def forward(self, bottom, top):
         x = bottom[0].data
         if self.across:
-            window = channel_window_sum(x * x, self.pre_pad, self.size - self.pre_pad - 1)
-            self.scale = np.float32(self.k) + np.float32(self.alpha / self.size) * window
-        else:
-            self.scale = np.float32(1) + np.float32(self.alpha) * self._pool(x * x)
+            if getattr(self, "scale", None) is None or self.scale.shape != x.shape:
+                self.scale = np.empty_like(x)
+            self._by_pixels(across_forward, bottom[0], np.ascontiguousarray(x), self.size,
+                            np.float32(self.alpha / self.size), np.float32(self.k), np.float32(self.beta),
+                            self.scale, top[0].data)
+            return
+        self.scale = np.float32(1) + np.float32(self.alpha) * self._pool(x * x)
         np.multiply(x, self.scale ** np.float32(-self.beta), out=top[0].data)
 
     def backward(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
         x, y, dy = bottom[0].data, top[0].data, top[0].diff
-        falloff = self.scale ** np.float32(-self.beta)
         if self.across:
-            ratio = dy * y / self.scale
-            # Channel c' counts c when c lies in its window: the window flipped.
-            spread = channel_window_sum(ratio, self.size - self.pre_pad - 1, self.pre_pad)
-            grad = dy * falloff - np.float32(2 * self.alpha * self.beta / self.size) * x * spread
-        else:
-            inner = dy * x * np.float32(-self.beta * self.alpha) * self.scale ** np.float32(-self.beta - 1)
-            spread = np.zeros_like(x)
-            s, p = self.size, self.pre_pad
-            by_planes(ave_pool_backward, spread.shape[0] * spread.shape[1],
-                      np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
-            grad = dy * falloff + 2 * x * spread
-        np.copyto(bottom[0].diff, grad)
+            self._by_pixels(across_backward, bottom[0], np.ascontiguousarray(x), np.ascontiguousarray(y),
+                            np.ascontiguousarray(dy), self.scale, self.size, np.float32(self.beta),
+                            np.float32(2 * self.alpha * self.beta / self.size), bottom[0].diff)
+            return
+        falloff = self.scale ** np.float32(-self.beta)
+        inner = dy * x * np.float32(-self.beta * self.alpha) * self.scale ** np.float32(-self.beta - 1)
+        spread = np.zeros_like(x)
+        s, p = self.size, self.pre_pad
+        by_planes(ave_pool_backward, spread.shape[0] * spread.shape[1],
+                  np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
+        np.copyto(bottom[0].diff, dy * falloff + 2 * x * spread)
