@@ -149,6 +149,16 @@ class _ConvBase(Layer):
         d = self.blobs[0].diff
         return d.reshape(self.group, d.shape[0] // self.group, -1)
 
+    def _group_slices(self):
+        """(channels, kernels) of each group: its slice of the channels the
+        kernels read and its slice of the weights' first axis (a
+        Convolution's outputs, a Deconvolution's inputs)."""
+        w = self.blobs[0].data
+        per_kernel = w.shape[0] // self.group
+        per_channel = self.num_output // self.group if self.transposed else self.channels // self.group
+        return [(slice(k * per_channel, (k + 1) * per_channel), slice(k * per_kernel, (k + 1) * per_kernel))
+                for k in range(self.group)]
+
     def _slices(self, rows):
         """(group, start, stop): the rows of each group cut for the workers."""
         parts = -(-WORKERS // self.group)
@@ -161,7 +171,8 @@ class _ConvBase(Layer):
         channels, so fc6's 411 MB of weights stream once."""
         g = self.geometry
         if self.winograd_fits and winograd.ENABLED:
-            winograd.convolve(image, self.blobs[0].data, bias, (g.ph, g.pw), out)
+            for i, o in self._group_slices():
+                winograd.convolve(image[i], self.blobs[0].data[o], None if bias is None else bias[o], (g.ph, g.pw), out[o])
             return
         oh, ow = out.shape[1:]
         out3 = out.reshape(self.group, -1, oh * ow)
@@ -194,7 +205,9 @@ class _ConvBase(Layer):
         around, padded so that it comes back to the image's size."""
         g = self.geometry
         if self.winograd_fits and winograd.ENABLED:
-            winograd.convolve(out_diff, self.blobs[0].data, None, (2 - g.ph, 2 - g.pw), image_diff, transposed=True)
+            for i, o in self._group_slices():
+                winograd.convolve(out_diff[o], self.blobs[0].data[o], None, (2 - g.ph, 2 - g.pw), image_diff[i],
+                                  transposed=True)
             return
         c = image_diff.shape[0]
         cg, per = c // self.group, g.kh * g.kw
@@ -223,7 +236,8 @@ class _ConvBase(Layer):
         transformed space, then carried back to the kernels."""
         g = self.geometry
         if self.winograd_fits and winograd.ENABLED:
-            winograd.weight_gradient(image, out_diff, (g.ph, g.pw), self.blobs[0].diff)
+            for i, o in self._group_slices():
+                winograd.weight_gradient(image[i], out_diff[o], (g.ph, g.pw), self.blobs[0].diff[o])
             return
         oh, ow = out_diff.shape[1:]
         od = out_diff.reshape(self.group, -1, oh * ow)

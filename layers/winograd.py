@@ -38,11 +38,12 @@ TILE_BUDGET = 1 << 23
 
 def suits(geometry, group, channels_in, channels_out):
     """Whether Winograd beats im2col for this layer: 3x3, stride 1, no
-    dilation, one group, and no thin side (conv1_1's three input channels
-    cost more to transform than the multiplications saved)."""
+    dilation, and no thin side in a group (conv1_1's three input channels
+    cost more to transform than the multiplications saved). Groups run
+    one after the other."""
     g = geometry
-    return ((g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (3, 3, 1, 1, 1, 1) and group == 1
-            and min(channels_in, channels_out) >= 16)
+    return ((g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (3, 3, 1, 1, 1, 1)
+            and min(channels_in, channels_out) // group >= 16)
 
 
 @numba.njit(nogil=True, cache=True)

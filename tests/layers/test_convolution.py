@@ -57,10 +57,11 @@ CONV_CASES = [
     ("kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 1 stride_h: 1 stride_w: 3", (1, 3), (2, 1), (1, 1), 1, (1, 2, 6, 9), 2),
     ("kernel_size: 3 dilation: 2 pad: 2 group: 2", (1, 1), (2, 2), (2, 2), 2, (1, 4, 8, 8), 6),
     ("kernel_size: 1", (1, 1), (0, 0), (1, 1), 1, (2, 5, 4, 3), 3),
-    # Winograd's: 3x3, stride 1, 16 channels or more; pad 3 makes its
-    # backward pass crop.
+    # Winograd's: 3x3, stride 1, 16 channels or more a group; pad 3 makes
+    # its backward pass crop.
     ("kernel_size: 3 pad: 1", (1, 1), (1, 1), (1, 1), 1, (1, 16, 7, 6), 17),
     ("kernel_size: 3 pad: 3", (1, 1), (3, 3), (1, 1), 1, (2, 18, 4, 5), 16),
+    ("kernel_size: 3 pad: 1 group: 2", (1, 1), (1, 1), (1, 1), 2, (1, 32, 5, 6), 34),
 ]
 
 
@@ -85,7 +86,8 @@ def test_convolution_gradient(spec, stride, pad, dilation, group, shape, nout):
 DECONV_CASES = [("kernel_size: 4 stride: 2", (2, 2), (0, 0), 1, (1, 3, 4, 5), 3),
                 ("kernel_size: 3 stride: 2 pad: 1 group: 3", (2, 2), (1, 1), 3, (2, 3, 3, 4), 6),
                 ("kernel_size: 16 stride: 8 bias_term: false", (8, 8), (0, 0), 1, (1, 2, 2, 3), 2),
-                ("kernel_size: 3 pad: 1", (1, 1), (1, 1), 1, (1, 16, 5, 4), 16)]
+                ("kernel_size: 3 pad: 1", (1, 1), (1, 1), 1, (1, 16, 5, 4), 16),
+                ("kernel_size: 3 pad: 1 group: 2", (1, 1), (1, 1), 2, (1, 32, 4, 5), 36)]
 
 
 @pytest.mark.parametrize("spec,stride,pad,group,shape,nout", DECONV_CASES)
