@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from layers.pooling import pooled_size
+from layers.pooling import max_pool, max_pool_2x2, pooled_size
 from tests.layers.gradcheck import check_gradient, distinct, run_forward
 
 
@@ -27,7 +27,7 @@ def naive_pool(x, k, s, p, method):
     return out
 
 
-CASES = [(2, 2, 0, (1, 2, 7, 6)), (3, 2, 0, (2, 1, 9, 8)), (3, 2, 1, (1, 2, 6, 7)), (3, 1, 1, (1, 1, 5, 5)),
+CASES = [(2, 2, 0, (1, 2, 7, 6)), (2, 2, 0, (2, 3, 6, 9)), (3, 2, 0, (2, 1, 9, 8)), (3, 2, 1, (1, 2, 6, 7)), (3, 1, 1, (1, 1, 5, 5)),
          (2, 3, 1, (1, 1, 8, 10))]
 
 
@@ -84,3 +84,23 @@ def test_argmax_is_kept_only_where_a_gradient_will_read_it():
                 pool.backward(net.top_vecs[1], [True], net.bottom_vecs[1])
     np.testing.assert_array_equal(outputs[0], outputs[1])
     np.testing.assert_array_equal(outputs[0], naive_pool(x, 3, 2, 0, "MAX"))
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 6, 8), (2, 3, 7, 9), (1, 1, 1, 3)])
+def test_2x2_path_matches_the_general_one_ties_included(shape):
+    """FCN's pools (kernel 2, stride 2) take a path of their own; it must
+    pick the same values and the same argmax, the first in row-major
+    order, where several are equal."""
+    x = np.random.default_rng(1).integers(-2, 3, shape).astype(np.float32)
+    oh, ow = (pooled_size(d, 2, 2, 0) for d in shape[2:])
+    planes = shape[0] * shape[1]
+    outputs = []
+    for run in (lambda out, mask: max_pool(x, 2, 2, 2, 2, 0, 0, out, mask, 0, planes),
+                lambda out, mask: max_pool_2x2(x, out, mask, 0, planes)):
+        out = np.full(shape[:2] + (oh, ow), np.nan, np.float32)
+        mask = np.full(out.shape, -7, np.int32)
+        run(out, mask)
+        outputs.append((out, mask))
+    np.testing.assert_array_equal(outputs[1][0], outputs[0][0])
+    np.testing.assert_array_equal(outputs[1][1], outputs[0][1])
+    assert not np.isnan(outputs[1][0]).any() and (outputs[1][1] >= 0).all()
