@@ -95,3 +95,17 @@ def test_script_errors_keep_their_exit_codes(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "tools.cli", "run", str(tmp_path / "nope.py")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "nope.py: no such script" in missing.stderr
+
+
+def test_scripts_end_the_normal_way_other_commands_at_once(tmp_path):
+    """`fcn run` keeps a script's atexit handlers (the other commands end
+    the process as soon as they return, their output flushed)."""
+    marker = tmp_path / "atexit.txt"
+    script = tmp_path / "at_exit.py"
+    script.write_text("import atexit\n"
+                      f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+                      "print('body')\n")
+    result = subprocess.run([sys.executable, "-m", "tools.cli", "run", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "body\n" and marker.read_text() == "ran"
+    info = subprocess.run([sys.executable, "-m", "tools.cli", "info", "voc-fcn8s"], capture_output=True, text=True)
+    assert info.returncode == 0 and "fc6" in info.stdout and info.stdout.endswith("\n")
