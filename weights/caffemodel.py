@@ -8,7 +8,6 @@ ignored; a count or shape mismatch is an error naming the layer and shapes.
 import os
 from contextlib import contextmanager
 
-import h5py
 import numpy as np
 from google.protobuf.message import DecodeError
 
@@ -82,6 +81,7 @@ def _shaped(array, shape, where):
 
 
 def read_hdf5_weights(path):
+    import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
     if not os.path.exists(path):
         raise FCNError(f"{path}: no such file")
     try:
@@ -194,6 +194,7 @@ def save_hdf5(net, path, write_diff=False):
 
 def write_hdf5_groups(path, groups):
     """[(group, {layer: [arrays]})] as group/<layer>/<i>, through a temporary file."""
+    import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for group_name, layers in groups:
