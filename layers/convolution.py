@@ -12,6 +12,7 @@ from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
 from layers.im2col import WORKSPACE, bands, col2im, im2col
+from layers.neuron import relu_in_place
 from layers.threads import WORKERS, parallel, split
 
 
@@ -94,6 +95,10 @@ class _ConvBase(Layer):
     bottoms = (1, None)
     tops = (1, None)
     transposed = False
+    # The negative slope of an in-place ReLU right after this Convolution,
+    # set by the Net for a pass that runs both: the output goes through the
+    # ReLU while still in cache, and the ReLU layer is skipped.
+    folded_relu = None
 
     def setup(self, bottom, top):
         p = self.param.convolution_param
@@ -164,28 +169,35 @@ class _ConvBase(Layer):
         parts = -(-WORKERS // self.group)
         return [(k, a, b) for k in range(self.group) for a, b in split(rows, parts)]
 
-    def _conv_forward(self, image, out, w, bias=None):
-        """out (M, oh*ow) = W (M, C*kh*kw) @ col (+ bias, added while the
-        band is still in cache). Many bands: one band per worker. Few (small
-        or pointwise layers): each worker takes a slice of the output
-        channels, so fc6's 411 MB of weights stream once."""
+    def _conv_forward(self, image, out, w, bias=None, relu_slope=None):
+        """out (M, oh*ow) = W (M, C*kh*kw) @ col (+ bias, and a folded ReLU,
+        while the band is still in cache). Many bands: one band per worker.
+        Few (small or pointwise layers): each worker takes a slice of the
+        output channels, so fc6's 411 MB of weights stream once."""
         g = self.geometry
         if self.winograd_fits and winograd.ENABLED:
             for i, o in self._group_slices():
-                winograd.convolve(image[i], self.blobs[0].data[o], None if bias is None else bias[o], (g.ph, g.pw), out[o])
+                winograd.convolve(image[i], self.blobs[0].data[o], None if bias is None else bias[o], (g.ph, g.pw),
+                                  out[o], relu_slope=relu_slope)
             return
         oh, ow = out.shape[1:]
         out3 = out.reshape(self.group, -1, oh * ow)
         bias2 = None if bias is None else bias.reshape(self.group, -1, 1)
         band_list = g.bands(image.shape[0], (oh, ow), w.size)
+
+        def finish(block, block_bias):
+            if block_bias is not None:
+                block += block_bias
+            if relu_slope is not None:
+                relu_in_place(block, np.float32(relu_slope))
         if len(band_list) >= WORKERS:
             def band_work(band):
                 y0, y1 = band
                 col3 = g.col_band(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
                 for k in range(self.group):
-                    np.matmul(w[k], col3[k], out=out3[k][:, y0 * ow:y1 * ow])
-                    if bias2 is not None:
-                        out3[k][:, y0 * ow:y1 * ow] += bias2[k]
+                    block = out3[k][:, y0 * ow:y1 * ow]
+                    np.matmul(w[k], col3[k], out=block)
+                    finish(block, None if bias2 is None else bias2[k])
             parallel(band_work, band_list)
             return
         for y0, y1 in band_list:
@@ -193,9 +205,9 @@ class _ConvBase(Layer):
 
             def channel_work(s):
                 k, a, b = s
-                np.matmul(w[k][a:b], col3[k], out=out3[k][a:b, y0 * ow:y1 * ow])
-                if bias2 is not None:
-                    out3[k][a:b, y0 * ow:y1 * ow] += bias2[k][a:b]
+                block = out3[k][a:b, y0 * ow:y1 * ow]
+                np.matmul(w[k][a:b], col3[k], out=block)
+                finish(block, None if bias2 is None else bias2[k][a:b])
             parallel(channel_work, self._slices(w.shape[1]))
 
     def _conv_backward_data(self, out_diff, image_diff, w):
@@ -255,7 +267,7 @@ class _ConvBase(Layer):
                 if self.transposed:
                     self._conv_backward_data(b.data[n], out[n], w)
                 else:
-                    self._conv_forward(b.data[n], out[n], w, bias)
+                    self._conv_forward(b.data[n], out[n], w, bias, self.folded_relu)
             if self.transposed and bias is not None:
                 out += bias.reshape(1, -1, 1, 1)
 

@@ -20,11 +20,26 @@ class Neuron(Layer):
             top[0].reshape(bottom[0].shape)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def relu(v, slope):
+    """Caffe's ReLU: max(v, 0) + slope * min(v, 0)."""
+    return max(v, 0) + slope * min(v, 0)
+
+
 @numba.njit(nogil=True, cache=True)
 def relu_forward(x, slope, y, lo, hi):
-    """Caffe's max(x, 0) + slope * min(x, 0) over [lo, hi) (y may be x)."""
+    """relu over [lo, hi) (y may be x)."""
     for i in range(lo, hi):
-        y[i] = max(x[i], 0) + slope * min(x[i], 0)
+        y[i] = relu(x[i], slope)
+
+
+@numba.njit(nogil=True, cache=True)
+def relu_in_place(block, slope):
+    """relu over a 2-D block of a convolution's output, in place: a ReLU
+    folded into the convolution before it (see Net)."""
+    for r in range(block.shape[0]):
+        for c in range(block.shape[1]):
+            block[r, c] = relu(block[r, c], slope)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from layers.im2col import WORKSPACE
+from layers.neuron import relu
 from layers.threads import WORKERS, even_split, parallel, split
 
 # FCN_CONV=im2col keeps every convolution on im2col + GEMM, Caffe's own
@@ -108,10 +109,16 @@ def transform_input(img, ph, pw, ty0, ty1, tx0, tx1, v):
                     v[4 * i + 3, c, base + t] = r[i, x + 1] - r[i, x + 3]
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def finish(v, rectify, slope):
+    return relu(v, slope) if rectify else v
+
+
 @numba.njit(nogil=True, cache=True)
-def transform_output(m, bias, ty0, ty1, tx0, tx1, out):
-    """The 2x2 output tiles (A^T M A, plus bias) of the band from its
-    products m[e, k, tile]; an odd last row or column is left out."""
+def transform_output(m, bias, rectify, slope, ty0, ty1, tx0, tx1, out):
+    """The 2x2 output tiles (A^T M A, plus bias, through relu if
+    `rectify`) of the band from its products m[e, k, tile]; an odd last row
+    or column is left out."""
     channels, height, width = out.shape
     per_row = tx1 - tx0
     for k in range(channels):
@@ -126,17 +133,17 @@ def transform_output(m, bias, ty0, ty1, tx0, tx1, out):
                 s1 = m[1, k, t] + m[5, k, t] + m[9, k, t]
                 s2 = m[2, k, t] + m[6, k, t] + m[10, k, t]
                 s3 = m[3, k, t] + m[7, k, t] + m[11, k, t]
-                out[k, y, x] = s0 + s1 + s2 + b
+                out[k, y, x] = finish(s0 + s1 + s2 + b, rectify, slope)
                 if x + 1 < width:
-                    out[k, y, x + 1] = s1 - s2 - s3 + b
+                    out[k, y, x + 1] = finish(s1 - s2 - s3 + b, rectify, slope)
                 if y + 1 < height:
                     s0 = m[4, k, t] - m[8, k, t] - m[12, k, t]
                     s1 = m[5, k, t] - m[9, k, t] - m[13, k, t]
                     s2 = m[6, k, t] - m[10, k, t] - m[14, k, t]
                     s3 = m[7, k, t] - m[11, k, t] - m[15, k, t]
-                    out[k, y + 1, x] = s0 + s1 + s2 + b
+                    out[k, y + 1, x] = finish(s0 + s1 + s2 + b, rectify, slope)
                     if x + 1 < width:
-                        out[k, y + 1, x + 1] = s1 - s2 - s3 + b
+                        out[k, y + 1, x + 1] = finish(s1 - s2 - s3 + b, rectify, slope)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -222,15 +229,17 @@ def band_planes(band, channels, k):
     return v, m
 
 
-def convolve(image, weights, bias, pad, out, transposed=False):
+def convolve(image, weights, bias, pad, out, transposed=False, relu_slope=None):
     """out (K, oh, ow) = the 3x3 stride-1 convolution of image (C, h, w) with
-    weights (K, C, 3, 3) and pad (ph, pw), plus bias (K,) or None. With
-    `transposed`, weights are (C, K, 3, 3) and the convolution is the
-    transpose of theirs (backward-data of a convolution, or deconvolution)."""
+    weights (K, C, 3, 3) and pad (ph, pw), plus bias (K,) or None, through
+    a ReLU of that negative slope unless None. With `transposed`, weights
+    are (C, K, 3, 3) and the convolution is the transpose of theirs
+    (backward-data of a convolution, or deconvolution)."""
     channels, k = image.shape[0], out.shape[0]
     u = np.empty((16, plane_stride(k * channels)), np.float32)[:, :k * channels].reshape(16, k, channels)
     parallel(lambda rows: transform_weights(weights, transposed, rows[0], rows[1], u), split(k))
     bias = np.zeros(k, np.float32) if bias is None else bias
+    rectify, slope = relu_slope is not None, np.float32(relu_slope or 0)
     tiles_h, tiles_w = -(-out.shape[1] // 2), -(-out.shape[2] // 2)
 
     def band_work(band):
@@ -238,7 +247,7 @@ def convolve(image, weights, bias, pad, out, transposed=False):
         v, m = band_planes(band, channels, k)
         transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
         np.matmul(u, v, out=m)
-        transform_output(m, bias, ty0, ty1, tx0, tx1, out)
+        transform_output(m, bias, rectify, slope, ty0, ty1, tx0, tx1, out)
     parallel(band_work, tile_bands(tiles_h, tiles_w, 16 * (channels + k)))
 
 

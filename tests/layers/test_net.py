@@ -243,3 +243,44 @@ def test_train_net_diffs_free_on_an_fcn_net():
                 np.testing.assert_array_equal(g, e)
     dropped = [name for name, blob in kept.blobs.items() if not lean.blobs[name].has_diff]
     assert len(dropped) > len(kept.blobs) // 2
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.1])
+def test_relu_folded_into_the_convolution_before_it(slope):
+    """A pass running a Convolution and its in-place ReLU applies the ReLU
+    inside the convolution (Winograd and im2col paths alike), with the very
+    same arithmetic; a pass stopping at the convolution leaves its output
+    before the ReLU, as Caffe's would be."""
+    text = """
+      layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 16 dim: 9 dim: 7 } } }
+      layer { name: "wide" type: "Convolution" bottom: "data" top: "wide"
+              convolution_param { num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: "gaussian" }
+                                  bias_filler { type: "gaussian" } } }
+      layer { name: "r1" type: "ReLU" bottom: "wide" top: "wide" relu_param { negative_slope: %s } }
+      layer { name: "point" type: "Convolution" bottom: "wide" top: "point"
+              convolution_param { num_output: 5 kernel_size: 1 weight_filler { type: "gaussian" } } }
+      layer { name: "r2" type: "ReLU" bottom: "point" top: "point" relu_param { negative_slope: %s } }
+    """ % (slope, slope)
+    net = net_from(text, "TEST", keep_blobs=True)
+    assert net.folds == {1: 2, 3: 4}
+    x = np.random.default_rng(4).standard_normal((1, 16, 9, 7))
+    whole = net.forward(data=x)["point"].copy()
+    wide = net.blobs["wide"].data.copy()
+    for name in net.layer_names[1:]:          # one layer a pass: nothing folds
+        net.forward(start=name, end=name)
+    np.testing.assert_array_equal(net.blobs["wide"].data, wide)
+    np.testing.assert_array_equal(net.blobs["point"].data, whole)
+    net.forward(end="wide")
+    assert (net.blobs["wide"].data < 0).any()                 # before its ReLU
+    np.testing.assert_array_equal(np.where(net.blobs["wide"].data > 0, net.blobs["wide"].data,
+                                           net.blobs["wide"].data * np.float32(slope)), wide)
+
+
+def test_a_blob_an_in_place_layer_writes_last_is_an_output():
+    text = INPUT + CONV.format(name="c1", bottom="data", top="c1", extra="") + """
+      layer { name: "r" type: "ReLU" bottom: "c1" top: "c1" }"""
+    for keep in (True, False):
+        net = net_from(text, "TEST", keep_blobs=keep)
+        assert net.outputs == ["label", "c1"]
+        out = net.forward(data=np.ones((2, 3, 4, 4)))
+        assert out["c1"].shape == (2, 3, 4, 4) and (out["c1"] >= 0).all()
