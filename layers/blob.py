@@ -6,6 +6,7 @@ Reshaping keeps the arrays when the shape is unchanged, which is what lets a
 net run image after image of one size without allocating.
 """
 import os
+import sys
 
 import numpy as np
 
@@ -138,20 +139,9 @@ class Blob:
         self.freed = True
 
     def free_diff(self):
-        """Drop the diff once it has been passed down; returns its buffer."""
-        buffer = self.diff_buffer
+        """Drop the diff once it has been passed down."""
         self._diff = None
         self.diff_dropped = True
-        return buffer
-
-    @property
-    def buffer(self):
-        """The array that owns this blob's data (None if it has none)."""
-        return _owner(self._data)
-
-    @property
-    def diff_buffer(self):
-        return _owner(self._diff)
 
     def canonical_axis(self, axis):
         n = len(self.shape)
@@ -175,37 +165,43 @@ class Blob:
         return f"Blob({self.name!r}, {list(self.shape)})"
 
 
-def _owner(array):
-    if array is None:
-        return None
-    return array if array.base is None else array.base
-
-
 class Arena:
-    """Buffers of freed blobs, lent again to the next blob that fits: a TEST
-    net reuses its memory from pass to pass instead of asking the kernel for
-    fresh (page-faulted, zeroed) pages for every activation. A lent array
-    holds whatever was there before; every layer writes all of its tops."""
+    """Memory for the blobs a net frees, in regions lent out piece by piece:
+    each piece is cut after the last one lent, and a region starts over once
+    no array views it any more (every piece, and every view of one such as
+    a Split's tops or a Reshape's, has been dropped). A TEST net thus reuses
+    its memory from pass to pass instead of asking the kernel for fresh
+    (page-faulted, zeroed) pages for every activation, and a small blob that
+    lives long (FCN's pool3, kept for its skip) shares a region with others
+    instead of holding a large one alone. A lent array holds whatever was
+    there before; every layer writes all of its tops."""
+
+    ALIGN = 16      # floats: each piece starts on a 64-byte cache line
 
     def __init__(self):
-        self.free = []
+        self.regions = []       # [buffer, floats lent]
+        probe = [np.empty(0, np.float32), 0]
+        self.unviewed = sys.getrefcount(probe[0])   # this list's reference and the call's
 
     def take(self, shape):
         count = int(np.prod(shape, dtype=np.int64))
-        fits = [i for i, b in enumerate(self.free) if b.size >= count]
-        if fits:
-            buffer = self.free.pop(min(fits, key=lambda i: self.free[i].size))
+        for region in self.regions:
+            if sys.getrefcount(region[0]) == self.unviewed:
+                region[1] = 0
+        room = [(r[0].size - r[1], i) for i, r in enumerate(self.regions) if r[0].size - r[1] >= count]
+        if room:
+            region = self.regions[min(room)[1]]
         else:
-            if self.free:   # sizes changed: let the largest old buffer go
-                self.free.pop(max(range(len(self.free)), key=lambda i: self.free[i].size))
-            buffer = np.empty(count, np.float32)
-        return buffer[:count].reshape(shape)
+            # Sizes changed (a larger input): unviewed regions too small go.
+            self.regions = [r for r in self.regions if r[1]]
+            region = [np.empty(count, np.float32), 0]
+            self.regions.append(region)
+        start = region[1]
+        region[1] = min(region[0].size, start + -(-count // self.ALIGN) * self.ALIGN)
+        return region[0][start:start + count].reshape(shape)
 
     def take_zeroed(self, shape):
         """For diffs, which start at zero as Caffe's do."""
         array = self.take(shape)
         array.fill(0)
         return array
-
-    def give(self, buffer):
-        self.free.append(buffer.reshape(-1))

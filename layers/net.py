@@ -366,28 +366,10 @@ class Net:
                 if layer.loss_weights[k]:
                     loss += layer.loss_weights[k] * float(np.sum(blob.data, dtype=np.float64))
             for blob in self.frees[i]:
-                self._free(blob)
+                blob.free()
         self.loss = loss
         return {name: self.blobs[name].data for name in self.outputs}
 
-    def _free(self, blob):
-        buffer = blob.buffer
-        blob.free()
-        self._lend(buffer)
-
-    def _free_diff(self, blob):
-        self._lend(blob.free_diff())
-
-    def _lend(self, buffer):
-        """Give the arena a buffer no blob holds any longer (a Reshape's
-        bottom may still hold its top's diff, a Split's tops their bottom's
-        data)."""
-        if buffer is None or not buffer.size:
-            return
-        for other in self.blobs.values():
-            if other.buffer is buffer or other.diff_buffer is buffer:
-                return
-        self.arena.give(buffer)
 
     def backward(self, start=None, end=None):
         """Gradients from the loss back through every layer that needs them."""
@@ -408,7 +390,7 @@ class Net:
                     blob.diff[...] = layer.loss_weights[k]
             layer.backward(top, self.bottom_need_backward[i], self.bottom_vecs[i])
             for blob in self.diff_frees[i]:
-                self._free_diff(blob)
+                blob.free_diff()
 
     def clear_param_diffs(self):
         for blob, *_ in self.learnable:

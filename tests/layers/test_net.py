@@ -284,3 +284,26 @@ def test_a_blob_an_in_place_layer_writes_last_is_an_output():
         assert net.outputs == ["label", "c1"]
         out = net.forward(data=np.ones((2, 3, 4, 4)))
         assert out["c1"].shape == (2, 3, 4, 4) and (out["c1"] >= 0).all()
+
+
+def test_test_net_lends_memory_without_overlap_or_growth():
+    """voc-fcn8s (narrowed) freeing its blobs into the arena gives the same
+    score as a net that keeps them, pass after pass and across a change of
+    input size, and its arena stops growing once a size has been seen."""
+    from tests.conftest import REFERENCE
+    from tools.netload import build_net
+    folder = f"{REFERENCE}/voc-fcn8s-narrow-test"
+    kept = build_net(f"{folder}/net.prototxt", "TEST", f"{folder}/weights.caffemodel", keep_blobs=True)
+    lean = build_net(f"{folder}/net.prototxt", "TEST", f"{folder}/weights.caffemodel")
+    lean.share_with(kept)
+    lean.keep("score")
+    rng = np.random.default_rng(5)
+    sizes = []
+    for shape in [(1, 3, 61, 47), (1, 3, 61, 47), (1, 3, 90, 72), (1, 3, 61, 47), (1, 3, 90, 72)]:
+        feed = dict(data=rng.standard_normal(shape) * 50, label=rng.integers(0, 21, (1, 1) + shape[2:]))
+        lean.forward(**feed)
+        kept.forward(**feed)
+        np.testing.assert_array_equal(lean.blobs["score"].data, kept.blobs["score"].data)
+        assert lean.loss == kept.loss
+        sizes.append(sum(region[0].size for region in lean.arena.regions))
+    assert sizes[3] <= sizes[2] and sizes[4] == sizes[2]
