@@ -9,8 +9,8 @@ import numba
 import numpy as np
 
 from layers.base import Layer, register
-from layers.pooling import ave_pool, ave_pool_backward, by_planes
-from layers.threads import parallel, split
+from layers.pooling import ave_pool, ave_pool_backward
+from layers.threads import in_slices
 from netspec import caffe_pb2
 
 
@@ -88,7 +88,7 @@ class LRN(Layer):
     def _pool(self, squares):
         pooled = np.empty_like(squares)
         s, p = self.size, self.pre_pad
-        by_planes(ave_pool, squares.shape[0] * squares.shape[1], np.ascontiguousarray(squares), s, s, 1, 1, p, p, pooled)
+        in_slices(ave_pool, squares.shape[0] * squares.shape[1], np.ascontiguousarray(squares), s, s, 1, 1, p, p, pooled)
         return pooled
 
     @staticmethod
@@ -97,7 +97,7 @@ class LRN(Layer):
         arrays go in as (N, C, pixels)."""
         n, c = blob.shape[:2]
         flat = [a.reshape(n, c, -1) if isinstance(a, np.ndarray) else a for a in args]
-        parallel(lambda span: kernel(*flat, *span), split(blob.count // max(1, n * c)))
+        in_slices(kernel, blob.count // max(1, n * c), *flat)
 
     def forward(self, bottom, top):
         x = bottom[0].data
@@ -124,6 +124,6 @@ class LRN(Layer):
         inner = dy * x * np.float32(-self.beta * self.alpha) * self.scale ** np.float32(-self.beta - 1)
         spread = np.zeros_like(x)
         s, p = self.size, self.pre_pad
-        by_planes(ave_pool_backward, spread.shape[0] * spread.shape[1],
+        in_slices(ave_pool_backward, spread.shape[0] * spread.shape[1],
                   np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
         np.copyto(bottom[0].diff, dy * falloff + 2 * x * spread)

@@ -370,7 +370,6 @@ class Net:
         self.loss = loss
         return {name: self.blobs[name].data for name in self.outputs}
 
-
     def backward(self, start=None, end=None):
         """Gradients from the loss back through every layer that needs them."""
         with single_threaded_blas():

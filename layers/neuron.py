@@ -10,7 +10,7 @@ from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
 from layers.fillers import fill
-from layers.threads import parallel, split
+from layers.threads import in_slices
 from netspec import caffe_pb2
 
 
@@ -56,14 +56,14 @@ class ReLU(Neuron):
         x = bottom[0].data.reshape(-1)
         slope = np.float32(self.param.relu_param.negative_slope)
         y = top[0].data.reshape(-1)
-        parallel(lambda span: relu_forward(x, slope, y, *span), split(x.size))
+        in_slices(relu_forward, x.size, x, slope, y)
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
             x = bottom[0].data.reshape(-1)
             slope = np.float32(self.param.relu_param.negative_slope)
             dy, dx = top[0].diff.reshape(-1), bottom[0].diff.reshape(-1)
-            parallel(lambda span: relu_backward(x, dy, slope, dx, *span), split(x.size))
+            in_slices(relu_backward, x.size, x, dy, slope, dx)
 
 
 @register("Sigmoid")

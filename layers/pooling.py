@@ -11,7 +11,7 @@ import numpy as np
 
 from netspec import caffe_pb2
 from layers.base import Layer, register
-from layers.threads import parallel, split
+from layers.threads import in_slices
 
 PP = caffe_pb2.PoolingParameter
 
@@ -144,12 +144,6 @@ def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx, lo, hi):
                         dx[i, j, yy, xx] += share
 
 
-def by_planes(kernel, planes, *args):
-    """kernel(*args, lo, hi) over the (image, channel) planes, a slice of
-    them per worker."""
-    parallel(lambda span: kernel(*args, *span), split(planes))
-
-
 def pooled_size(size, kernel, stride, pad, ceil_mode=True):
     """Caffe's output size along one axis."""
     rounding = math.ceil if ceil_mode else math.floor
@@ -218,12 +212,12 @@ class Pooling(Layer):
         planes = x.shape[0] * x.shape[1]
         args = (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw)
         if self.method == PP.AVE:
-            by_planes(ave_pool, planes, x, *args, top[0].data)
+            in_slices(ave_pool, planes, x, *args, top[0].data)
             return
         if args == (2, 2, 2, 2, 0, 0):
-            by_planes(max_pool_2x2, planes, x, top[0].data, self.mask)
+            in_slices(max_pool_2x2, planes, x, top[0].data, self.mask)
         else:
-            by_planes(max_pool, planes, x, *args, top[0].data, self.mask)
+            in_slices(max_pool, planes, x, *args, top[0].data, self.mask)
         if len(top) == 2:
             top[1].data[...] = self.mask
 
@@ -238,6 +232,6 @@ class Pooling(Layer):
             if self.mask.size == 0:
                 raise self.error("backward was not planned for this layer (no gradient reaches it), "
                                  "so its forward kept no argmax")
-            by_planes(max_pool_backward, planes, dy, self.mask, dx)
+            in_slices(max_pool_backward, planes, dy, self.mask, dx)
         else:
-            by_planes(ave_pool_backward, planes, dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, dx)
+            in_slices(ave_pool_backward, planes, dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, dx)

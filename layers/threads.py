@@ -86,6 +86,11 @@ def parallel(work, items):
         future.result()
 
 
+def in_slices(kernel, count, *args):
+    """kernel(*args, start, stop) over range(count), a slice per worker."""
+    parallel(lambda span: kernel(*args, *span), split(count))
+
+
 def split(count, parts=WORKERS):
     """[start, stop) ranges cutting range(count) into at most `parts` pieces."""
     parts = max(1, min(parts, count))

@@ -26,7 +26,7 @@ import numpy as np
 
 from layers.im2col import WORKSPACE
 from layers.neuron import relu
-from layers.threads import WORKERS, even_split, parallel, split
+from layers.threads import WORKERS, even_split, in_slices, parallel
 
 # FCN_CONV=im2col keeps every convolution on im2col + GEMM, Caffe's own
 # order of arithmetic, for comparisons down to the last bits.
@@ -48,7 +48,7 @@ def suits(geometry, group, channels_in, channels_out):
 
 
 @numba.njit(nogil=True, cache=True)
-def transform_weights(w, flip, k0, k1, u):
+def transform_weights(w, flip, u, k0, k1):
     """u[e, k, c] = (G g G^T)[e] for g = w[k, c], k in [k0, k1); with `flip`,
     for g = w[c, k] turned by 180 degrees, the kernel whose convolution is
     the transpose."""
@@ -178,7 +178,7 @@ def transform_gradient(dy, ty0, ty1, tx0, tx1, m):
 
 
 @numba.njit(nogil=True, cache=True)
-def untransform_weights(s, k0, k1, wd):
+def untransform_weights(s, wd, k0, k1):
     """wd[k, c] += G^T S G for S = s[:, k, c] as 4x4, k in [k0, k1): the
     adjoint of transform_weights, carrying a gradient in the transformed
     space back to the 3x3 kernels."""
@@ -237,7 +237,7 @@ def convolve(image, weights, bias, pad, out, transposed=False, relu_slope=None):
     (backward-data of a convolution, or deconvolution)."""
     channels, k = image.shape[0], out.shape[0]
     u = np.empty((16, plane_stride(k * channels)), np.float32)[:, :k * channels].reshape(16, k, channels)
-    parallel(lambda rows: transform_weights(weights, transposed, rows[0], rows[1], u), split(k))
+    in_slices(transform_weights, k, weights, transposed, u)
     bias = np.zeros(k, np.float32) if bias is None else bias
     rectify, slope = relu_slope is not None, np.float32(relu_slope or 0)
     tiles_h, tiles_w = -(-out.shape[1] // 2), -(-out.shape[2] // 2)
@@ -275,4 +275,4 @@ def weight_gradient(image, out_diff, pad, wd):
     total = sums[0]
     for other in sums[1:]:
         total += other
-    parallel(lambda rows: untransform_weights(total, rows[0], rows[1], wd), split(k))
+    in_slices(untransform_weights, k, total, wd)
