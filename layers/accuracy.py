@@ -1,6 +1,7 @@
 """Accuracy (top-k, with ignore_label and per-class accuracy) and ArgMax."""
 import numpy as np
 
+from common import sizes
 from layers.base import Layer, register
 
 
@@ -13,8 +14,8 @@ class Accuracy(Layer):
         p = self.param.accuracy_param
         scores, labels = bottom
         self.axis = scores.canonical_axis(p.axis)
-        self.outer = int(np.prod(scores.shape[:self.axis]))
-        self.inner = int(np.prod(scores.shape[self.axis + 1:]))
+        self.outer = sizes.count(scores.shape[:self.axis])
+        self.inner = sizes.count(scores.shape[self.axis + 1:])
         if self.outer * self.inner != labels.count:
             raise self.error(f"needs one label per prediction: {self.shapes_text(bottom)}")
         if p.top_k > scores.shape[self.axis]:

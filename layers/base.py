@@ -5,7 +5,7 @@ blobs), then `reshape`d and run `forward` on every pass, and `backward` when
 gradients are wanted. Parameter gradients accumulate (the solver clears them);
 bottom gradients are overwritten.
 """
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 REGISTRY = {}
 

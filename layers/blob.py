@@ -5,23 +5,13 @@
 Reshaping keeps the arrays when the shape is unchanged, which is what lets a
 net run image after image of one size without allocating.
 """
-import os
 import sys
 
 import numpy as np
 
-from netspec.errors import FCNError
+from common import sizes
+from common.errors import FCNError
 
-def _physical_memory():
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 64 << 30
-
-
-# Refuse a single blob larger than the machine's memory before asking numpy
-# for it: a clear error instead of the OOM killer.
-MAX_BLOB_BYTES = _physical_memory()
 
 
 class Blob:
@@ -43,10 +33,12 @@ class Blob:
             raise FCNError(f"blob {self.name!r}: negative dimension in shape {list(shape)}")
         if shape == self.shape and self._data is not None:
             return
-        nbytes = 4 * int(np.prod(shape, dtype=np.int64))
-        if nbytes > MAX_BLOB_BYTES:
+        # A blob larger than the machine's memory is refused before numpy is
+        # asked for it: a clear error instead of the OOM killer.
+        nbytes = 4 * sizes.count(shape)
+        if not sizes.fits_in_memory(nbytes):
             raise FCNError(f"blob {self.name!r}: shape {list(shape)} needs {nbytes:,} bytes, more than "
-                           f"this machine's {MAX_BLOB_BYTES:,} bytes of memory")
+                           f"this machine's {sizes.MACHINE_BYTES:,} bytes of memory")
         self.shape = shape
         self._data = None
         self._diff = None
@@ -56,7 +48,7 @@ class Blob:
 
     @property
     def count(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return sizes.count(self.shape)
 
     @property
     def num_axes(self):
@@ -184,7 +176,7 @@ class Arena:
         self.unviewed = sys.getrefcount(probe[0])   # this list's reference and the call's
 
     def take(self, shape):
-        count = int(np.prod(shape, dtype=np.int64))
+        count = sizes.count(shape)
         for region in self.regions:
             if sys.getrefcount(region[0]) == self.unviewed:
                 region[1] = 0

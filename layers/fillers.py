@@ -4,11 +4,12 @@ fan_in is count / shape[0] and fan_out is count / shape[1], as in Caffe.
 """
 import numpy as np
 
-from netspec.errors import FCNError
+from common import sizes
+from common.errors import FCNError
 
 
 def _fans(shape):
-    count = int(np.prod(shape))
+    count = sizes.count(shape)
     fan_in = count // shape[0] if len(shape) > 0 and shape[0] else count
     fan_out = count // shape[1] if len(shape) > 1 and shape[1] else count
     return fan_in, fan_out

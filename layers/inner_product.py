@@ -2,6 +2,7 @@
 or (K, N) with transpose: true), as Caffe's fully connected layer."""
 import numpy as np
 
+from common import sizes
 from layers import random
 from layers.base import Layer, register
 from layers.blob import Blob
@@ -15,7 +16,7 @@ class InnerProduct(Layer):
         if not p.num_output:
             raise self.error("num_output must be given and positive")
         self.axis = bottom[0].canonical_axis(p.axis)
-        self.k = int(np.prod(bottom[0].shape[self.axis:]))
+        self.k = sizes.count(bottom[0].shape[self.axis:])
         self.transpose = p.transpose
         shape = (self.k, p.num_output) if self.transpose else (p.num_output, self.k)
         rng = random.rng()
@@ -28,7 +29,7 @@ class InnerProduct(Layer):
             self.blobs.append(bias)
 
     def reshape(self, bottom, top):
-        k = int(np.prod(bottom[0].shape[self.axis:]))
+        k = sizes.count(bottom[0].shape[self.axis:])
         if k != self.k:
             raise self.error(f"input {self.shapes_text(bottom)} has {k} values per row from axis "
                              f"{self.axis}, the weights expect {self.k}")

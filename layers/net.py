@@ -10,7 +10,7 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from netspec import caffe_pb2
-from netspec.errors import FCNError
+from common.errors import FCNError
 from layers.base import create_layer
 from layers.blob import Arena, Blob
 from layers.threads import single_threaded_blas

@@ -1,6 +1,6 @@
 """Reshape and Flatten: new shapes over the same data (views, no copies)."""
-import numpy as np
 
+from common import sizes
 from layers.base import Layer, register
 
 
@@ -19,7 +19,7 @@ class Flatten(_View):
         p = self.param.flatten_param
         shape = bottom[0].shape
         start, end = bottom[0].canonical_axis(p.axis), bottom[0].canonical_axis(p.end_axis)
-        top[0].reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+        top[0].reshape(shape[:start] + (sizes.count(shape[start:end + 1]),) + shape[end + 1:])
 
 
 @register("Reshape")
@@ -44,11 +44,11 @@ class Reshape(_View):
                 new.append(d)
         full = list(shape[:start]) + new + list(shape[end:])
         if -1 in full:
-            known = int(np.prod([d for d in full if d != -1]))
+            known = sizes.count([d for d in full if d != -1])
             if known == 0 or bottom[0].count % known:
                 raise self.error(f"cannot infer the -1 dim: {bottom[0].count} values into {dims}")
             full[full.index(-1)] = bottom[0].count // known
-        if int(np.prod(full)) != bottom[0].count:
-            raise self.error(f"shape {full} holds {int(np.prod(full))} values, the input "
+        if sizes.count(full) != bottom[0].count:
+            raise self.error(f"shape {full} holds {sizes.count(full)} values, the input "
                              f"{self.shapes_text(bottom)} has {bottom[0].count}")
         top[0].reshape(full)

@@ -1,6 +1,7 @@
 """Softmax and SoftmaxWithLoss (multinomial logistic loss of the softmax)."""
 import numpy as np
 
+from common import sizes
 from layers.base import Layer, register
 from netspec import caffe_pb2
 
@@ -67,8 +68,8 @@ class SoftmaxWithLoss(Layer):
     def reshape(self, bottom, top):
         scores, labels = bottom
         self.axis = scores.canonical_axis(self.param.softmax_param.axis)
-        self.outer = int(np.prod(scores.shape[:self.axis]))
-        self.inner = int(np.prod(scores.shape[self.axis + 1:]))
+        self.outer = sizes.count(scores.shape[:self.axis])
+        self.inner = sizes.count(scores.shape[self.axis + 1:])
         if self.outer * self.inner != labels.count:
             raise self.error(f"needs one label per prediction: scores {scores.name} {list(scores.shape)} "
                              f"(softmax over axis {self.axis}) against labels {labels.name} {list(labels.shape)}")

@@ -1,6 +1,7 @@
 """Tile: `tiles` copies of the blob along `axis`."""
 import numpy as np
 
+from common import sizes
 from layers.base import Layer, register
 
 
@@ -17,12 +18,12 @@ class Tile(Layer):
 
     def forward(self, bottom, top):
         x = bottom[0].data
-        outer = int(np.prod(x.shape[:self.axis]))
+        outer = sizes.count(x.shape[:self.axis])
         tiled = np.broadcast_to(x.reshape(outer, 1, -1), (outer, self.param.tile_param.tiles, x.size // max(outer, 1)))
         top[0].data[...] = tiled.reshape(top[0].shape)
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
-            outer = int(np.prod(bottom[0].shape[:self.axis]))
+            outer = sizes.count(bottom[0].shape[:self.axis])
             dy = top[0].diff.reshape(outer, self.param.tile_param.tiles, -1)
             bottom[0].diff[...] = dy.sum(axis=1).reshape(bottom[0].shape)

@@ -1,6 +1,6 @@
 """Caffe's schema, prototxt I/O, the NetSpec generator and the FCN nets."""
 from netspec import caffe_pb2
-from netspec.errors import FCNError
+from common.errors import FCNError
 from netspec.net_spec import NetSpec, Top, Function, to_proto, layers, params
 from netspec.prototxt import (format_message, parse_text, read_net, read_solver,
                               read_text, write_text)

@@ -7,7 +7,7 @@ Crop layer's axis and offsets, as Caffe's coord_map does.
 """
 from fractions import Fraction
 
-from netspec.errors import FCNError
+from common.errors import FCNError
 from netspec.net_spec import layers as L
 
 # Layers that keep every coordinate where it was.

@@ -9,7 +9,7 @@ release's voc-fcn8s/deploy.prototxt. `widths` narrows the VGG/AlexNet layers
 """
 from netspec import caffe_pb2
 from netspec.coord_map import crop
-from netspec.errors import FCNError
+from common.errors import FCNError
 from netspec.net_spec import NetSpec, layers as L, params as P
 
 MEAN_BGR = (104.00699, 116.66877, 122.67892)

@@ -9,7 +9,7 @@ and layers get Caffe's automatic names: the type and a counter
 from collections import Counter, OrderedDict
 
 from netspec import caffe_pb2
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 
 def _param_field_names():

@@ -11,8 +11,8 @@ import numpy as np
 from google.protobuf import descriptor, text_encoding, text_format
 
 from netspec import caffe_pb2
-from netspec.atomic import write_atomic  # noqa: F401  (re-exported)
-from netspec.errors import FCNError, open_input
+from common.atomic import write_atomic
+from common.errors import FCNError, open_input
 from netspec.upgrade import upgrade_net, upgrade_solver
 
 _FD = descriptor.FieldDescriptor

@@ -5,7 +5,7 @@ their transformation fields into transform_param, V1 layers become V2,
 net-level inputs become an Input layer, old BatchNorm param specs are fixed.
 """
 from netspec import caffe_pb2
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 V1 = caffe_pb2.V1LayerParameter
 

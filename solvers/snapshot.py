@@ -7,8 +7,8 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from netspec import caffe_pb2
-from netspec.errors import FCNError
-from netspec.atomic import atomic_path, write_atomic
+from common.errors import FCNError
+from common.atomic import atomic_path, write_atomic
 from weights.blobs import to_array, to_proto
 
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from netspec import caffe_pb2, read_net, read_solver
-from netspec.errors import FCNError
+from common.errors import FCNError
 from layers import random
 from layers.net import Net
 from solvers.snapshot import read_state, write_state

@@ -11,7 +11,7 @@ import os
 import sys
 
 from layers import python_layer
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info", "draw", "download", "run"]
 

@@ -9,9 +9,10 @@ import os
 
 import numpy as np
 
-from netspec.errors import FCNError
-from netspec.prototxt import write_atomic
+from common.errors import FCNError
+from common.atomic import write_atomic
 from tools.netload import build_net
+from weights.hdf5 import datasets, layer_blobs, open_hdf5, read_checked
 
 HELP = "run a net on reference inputs and compare every blob with real Caffe's"
 DATA_TOLERANCE = 1e-4
@@ -59,22 +60,18 @@ def compare(net, reference, backward, layerwise=False):
     replaced by Caffe's value, so every layer sees Caffe's own bottoms: the
     error of each layer alone, and no near-tied max-pooling window whose
     argmax flips on a last-bit difference upstream."""
-    import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
     results = {"data": {}, "diff": {}, "param_diff": {}, "skipped": []}
-    try:
-        f = h5py.File(reference, "r")
-    except (OSError, FileNotFoundError) as err:
-        raise FCNError(f"{reference}: cannot read reference blobs ({err})") from None
-    with f:
+    with open_hdf5(reference, "reference blobs") as f:
         if "input" not in f or "data" not in f:
             raise FCNError(f"{reference}: needs 'input' and 'data' groups (see tests/data/reference/README.md)")
-        for name, array in f["input"].items():
+        for name, dataset in datasets(f["input"]).items():
             if name not in net.blobs:
                 raise FCNError(f"{reference}: input {name!r} is not a blob of the net")
+            array = read_checked(reference, dataset)
             net.blobs[name].reshape(array.shape)
-            net.blobs[name].data[...] = np.asarray(array)
+            net.blobs[name].data[...] = array
         if layerwise:
-            _forward_layerwise(net, f["data"], results["data"])
+            _forward_layerwise(net, reference, datasets(f["data"]), results["data"])
         else:
             net.forward()
         if backward:
@@ -84,7 +81,7 @@ def compare(net, reference, backward, layerwise=False):
             net.backward()
         groups = [("data", DATA_TOLERANCE)] + ([("diff", DIFF_TOLERANCE)] if backward else [])
         for group, tolerance in groups:
-            for name, array in f[group].items():
+            for name, dataset in datasets(f[group]).items():
                 if name in results[group]:
                     continue
                 if name not in net.blobs:
@@ -92,21 +89,21 @@ def compare(net, reference, backward, layerwise=False):
                     continue
                 blob = net.blobs[name]
                 ours = blob.data if group == "data" else (blob.diff if blob.has_diff else np.zeros(blob.shape, np.float32))
-                results[group][name] = _entry(ours, np.asarray(array), tolerance)
+                results[group][name] = _entry(ours, read_checked(reference, dataset), tolerance)
         if backward and "param_diff" in f:
-            for layer, group in f["param_diff"].items():
-                for index, array in group.items():
+            for layer, blobs in layer_blobs(reference, f["param_diff"]).items():
+                for index, dataset in enumerate(blobs):
                     key = f"{layer}/{index}"
-                    if layer not in net.params or int(index) >= len(net.params[layer]):
-                        results["param_diff"][key] = {"shape": list(array.shape), "max_abs_err": None,
+                    if layer not in net.params or index >= len(net.params[layer]):
+                        results["param_diff"][key] = {"shape": list(dataset.shape), "max_abs_err": None,
                                                       "rel_err": None, "ok": False, "missing": True}
                         continue
-                    ours = net.params[layer][int(index)].diff
-                    results["param_diff"][key] = _entry(ours, np.asarray(array), DIFF_TOLERANCE)
+                    ours = net.params[layer][index].diff
+                    results["param_diff"][key] = _entry(ours, read_checked(reference, dataset), DIFF_TOLERANCE)
     return results
 
 
-def _forward_layerwise(net, reference, data_results):
+def _forward_layerwise(net, path, reference, data_results):
     last_writer = {blob.name: i for i, tops in enumerate(net.top_vecs) for blob in tops}
     loss = 0.0
     for i, name in enumerate(net.layer_names):
@@ -114,7 +111,7 @@ def _forward_layerwise(net, reference, data_results):
         loss += net.loss
         for blob in net.top_vecs[i]:
             if last_writer[blob.name] == i and blob.name in reference:
-                ref = np.asarray(reference[blob.name])
+                ref = read_checked(path, reference[blob.name])
                 data_results[blob.name] = _entry(blob.data, ref, DATA_TOLERANCE)
                 if ref.shape == blob.shape:
                     blob.data[...] = ref

@@ -17,7 +17,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from netspec.errors import FCNError
+from common.errors import FCNError
 from tools.progress import progress_bar
 
 HELP = "download a published caffemodel or a data set (resumable, verified)"

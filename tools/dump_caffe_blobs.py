@@ -24,6 +24,11 @@ import sys
 import h5py
 import numpy as np
 
+# Runs beside real pycaffe, not from an install of this project: the atomic
+# writer comes from the checkout this file sits in.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common.atomic import atomic_path, write_atomic  # noqa: E402
+
 
 def parse_pairs(values, kind):
     pairs = {}
@@ -73,8 +78,7 @@ def main(argv=None):
                 blob.diff[...] = 0
         net.backward()
     folder = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(folder, exist_ok=True)
-    with h5py.File(args.out, "w") as f:
+    with atomic_path(args.out) as tmp, h5py.File(tmp, "w") as f:
         for name, value in inputs.items():
             f[f"input/{name}"] = value
         for name, blob in net.blobs.items():
@@ -88,8 +92,7 @@ def main(argv=None):
     meta = {"phase": args.phase, "seed": args.seed, "inputs": {k: list(v.shape) for k, v in inputs.items()},
             "outputs": {k: float(np.asarray(v).ravel()[0]) for k, v in outputs.items() if np.asarray(v).size == 1},
             "backward": args.backward, "blob_order": list(net.blobs)}
-    with open(os.path.join(folder, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=1)
+    write_atomic(os.path.join(folder, "meta.json"), json.dumps(meta, indent=1))
     print(f"wrote {args.out} ({len(net.blobs)} blobs)")
 
 

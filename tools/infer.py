@@ -12,8 +12,8 @@ import threading
 import numpy as np
 from PIL import Image
 
-from netspec.atomic import atomic_path
-from netspec.errors import FCNError
+from common.atomic import atomic_path
+from common.errors import FCNError
 from layers.data.images import bgr_chw, read_rgb
 from layers.net import Net
 from layers.neuron import relu_forward

@@ -7,9 +7,9 @@ published model name): each layer's type and the shapes of its tops, as
 """
 import os
 
-import numpy as np
 
-from netspec.errors import FCNError
+from common import sizes
+from common.errors import FCNError
 from layers.net import Net
 from tools.netload import load_net_param, with_inputs
 from tools.shapes import parse_size
@@ -30,7 +30,7 @@ def weights_info(path):
     width = max([len(name) for name, _, _ in layers] + [5])
     total = 0
     for name, kind, shapes in layers:
-        count = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        count = sum(sizes.count(s) for s in shapes)
         total += count
         dims = ", ".join("x".join(map(str, s)) or "scalar" for s in shapes) or "-"
         print(f"  {name:<{width}}  {kind or '?':<16} {dims:<36} {count:>12,}")

@@ -2,7 +2,7 @@
 import os
 
 from netspec import caffe_pb2, fcn_models, read_net
-from netspec.errors import FCNError
+from common.errors import FCNError
 from layers.net import Net
 from weights.caffemodel import copy_weights
 

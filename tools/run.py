@@ -8,7 +8,7 @@ import os
 import runpy
 import sys
 
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 HELP = "run a pycaffe script (net.py, solve.py, infer.py, ...) with `import caffe` served by this engine"
 COMPAT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compat")

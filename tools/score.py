@@ -1,5 +1,5 @@
 """`fcn score`: the paper's four metrics over a val net's data split."""
-from netspec.errors import FCNError
+from common.errors import FCNError
 from solvers.score import do_seg_tests
 from tools.netload import build_net
 

@@ -2,8 +2,8 @@
 import json
 
 from layers.net import Net
-from netspec.errors import FCNError
-from netspec.prototxt import write_atomic
+from common.errors import FCNError
+from common.atomic import write_atomic
 from tools.netload import load_net_param, parse_inputs, with_inputs
 
 HELP = "print every blob's shape (TEST phase; data layers become inputs of --size)"

@@ -1,8 +1,9 @@
 """BlobProto <-> numpy, including the legacy num/channels/height/width dims."""
 import numpy as np
 
+from common import sizes
 from netspec import caffe_pb2
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 
 def proto_shape(proto):
@@ -21,7 +22,7 @@ def legacy_shape(shape):
 def to_array(proto, where):
     shape = proto_shape(proto)
     values = proto.double_data if len(proto.double_data) else proto.data
-    count = int(np.prod(shape, dtype=np.int64))
+    count = sizes.count(shape)
     if len(values) != count:
         raise FCNError(f"{where}: blob of shape {list(shape)} holds {len(values)} values, not {count}")
     return np.asarray(values, dtype=np.float32).reshape(shape)

@@ -5,17 +5,17 @@ Loading follows Caffe's CopyTrainedLayersFrom: by layer name; layers absent
 from the file keep their fillers; layers of the file absent from the net are
 ignored; a count or shape mismatch is an error naming the layer and shapes.
 """
-import os
 from contextlib import contextmanager
 
-import numpy as np
 from google.protobuf.message import DecodeError
 
+from common import sizes
 from netspec import caffe_pb2
-from netspec.errors import FCNError, open_input
-from netspec.atomic import atomic_path, write_atomic
+from common.errors import FCNError, open_input
+from common.atomic import write_atomic
 from netspec.upgrade import upgrade_net
 from weights.blobs import legacy_shape, to_proto
+from weights.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
 from weights.wire import Caffemodel
 
 try:
@@ -75,44 +75,21 @@ def read_weights(path):
 
 
 def _shaped(array, shape, where):
-    if array.size != int(np.prod(shape, dtype=np.int64)):
+    if array.size != sizes.count(shape):
         raise FCNError(f"{where}: blob of shape {list(shape)} holds {array.size} values")
     return array.reshape(shape)
 
 
 def read_hdf5_weights(path):
-    import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
-    if not os.path.exists(path):
-        raise FCNError(f"{path}: no such file")
-    try:
-        with h5py.File(path, "r") as f:
-            if "data" not in f:
-                raise FCNError(f"{path}: no 'data' group; not a Caffe HDF5 weights file")
-            out = {}
-            for name, group in f["data"].items():
-                if not isinstance(group, h5py.Group):
-                    raise FCNError(f"{path}: data/{name} is not a group of blobs")
-                arrays = []
-                for i in range(len(group)):
-                    if str(i) not in group or not isinstance(group[str(i)], h5py.Dataset):
-                        raise FCNError(f"{path}: data/{name} lacks blob {i}")
-                    arrays.append(read_dataset(path, group[str(i)]))
-                out[name] = arrays
-            return out
-    except OSError as err:
-        raise FCNError(f"{path}: not a readable HDF5 file ({err})") from None
+    """{layer: [float32 arrays]} of Caffe's HDF5 layout, data/<layer>/<i>."""
+    with open_hdf5(path, "a weights file") as f:
+        return {name: [read_checked(path, d) for d in blobs] for name, blobs in hdf5_layers(path, f).items()}
 
 
-def read_dataset(path, dataset):
-    """A float32 copy of an HDF5 dataset, refusing one that claims more
-    bytes than its file could hold (uncompressed, as Caffe writes them)."""
-    if dataset.dtype.kind not in "fiu":
-        raise FCNError(f"{path}: {dataset.name} holds {dataset.dtype}, not numbers")
-    stored = dataset.id.get_storage_size()
-    if dataset.compression is None and dataset.nbytes > max(stored, os.path.getsize(path)):
-        raise FCNError(f"{path}: {dataset.name} claims shape {list(dataset.shape)} ({dataset.nbytes} bytes), "
-                       "more than the file holds")
-    return np.asarray(dataset, dtype=np.float32)
+def hdf5_layers(path, f):
+    if "data" not in f:
+        raise FCNError(f"{path}: no 'data' group; not a Caffe HDF5 weights file")
+    return layer_blobs(path, f["data"])
 
 
 def copy_weights(net, path):
@@ -124,14 +101,19 @@ def copy_weights(net, path):
 def _copy_weights(net, path):
     offered, matched = 0, 0
     if is_hdf5(path):
-        for name, arrays in read_hdf5_weights(path).items():
-            offered += bool(arrays)
-            matched += bool(arrays) and name in net.layer_names
-            for i, target, array in _targets(net, path, name, arrays, extra_allowed=True):
-                if array.shape != target.shape:
-                    raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape {list(array.shape)}, "
-                                   f"the net {list(target.shape)}")
-                target.overwrite()[...] = array
+        with open_hdf5(path, "a weights file") as f:
+            for name, datasets in hdf5_layers(path, f).items():
+                offered += bool(datasets)
+                matched += bool(datasets) and name in net.layer_names
+                for i, target, dataset in _targets(net, path, name, datasets, extra_allowed=True):
+                    # Checked before anything is read. HDF5 has no legacy dims of
+                    # its own, but a V1 caffemodel converted to it keeps them
+                    # (a bias of [1, 1, 1, N]): accepted where the caffemodel is.
+                    declared_bytes(path, dataset)
+                    if tuple(dataset.shape) != target.shape and not _legacy_fit(dataset.shape, target.shape):
+                        raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape "
+                                       f"{list(dataset.shape)}, the net {list(target.shape)}")
+                    target.overwrite()[...] = read_checked(path, dataset).reshape(target.shape)
     else:
         with Caffemodel(path) as model:
             for name, blobs in model.layers():
@@ -145,15 +127,18 @@ def _copy_weights(net, path):
 
 def _copy_layer(net, path, name, blobs):
     for i, target, blob in _targets(net, path, name, blobs, extra_allowed=False):
-        legacy = blob.dims is None
         declared = blob.shape
-        fits = legacy_shape(target.shape) == legacy_shape(declared) if legacy else target.shape == declared
+        fits = _legacy_fit(declared, target.shape) if blob.dims is None else target.shape == declared
         if not fits:
             raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape {list(declared)}, "
                            f"the net {list(target.shape)}; rename the layer to learn it from scratch instead")
         if blob.count != target.count:
             raise FCNError(f"{path}: layer {name!r} blob {i}: shape {list(declared)} but {blob.count} values")
         blob.copy_into(target.overwrite())
+
+
+def _legacy_fit(declared, wanted):
+    return len(declared) <= 4 and legacy_shape(tuple(declared)) == legacy_shape(tuple(wanted))
 
 
 def _targets(net, path, name, blobs, extra_allowed):
@@ -189,20 +174,7 @@ def save_hdf5(net, path, write_diff=False):
     groups = [("data", {layer.name: [b.data for b in layer.blobs] for layer in net.layers})]
     if write_diff:
         groups.append(("diff", {layer.name: [b.diff for b in layer.blobs] for layer in net.layers}))
-    write_hdf5_groups(path, groups)
-
-
-def write_hdf5_groups(path, groups):
-    """[(group, {layer: [arrays]})] as group/<layer>/<i>, through a temporary file."""
-    import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for group_name, layers in groups:
-                group = f.create_group(group_name)
-                for name, arrays in layers.items():
-                    sub = group.create_group(name)
-                    for i, array in enumerate(arrays):
-                        sub.create_dataset(str(i), data=np.asarray(array, np.float32))
+    write_groups(path, groups)
 
 
 def save_weights(net, path, write_diff=False):

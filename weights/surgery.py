@@ -3,7 +3,7 @@
 dropping), bilinear interpolation kernels, and growing a score layer."""
 import numpy as np
 
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 
 def transplant(new_net, net, suffix="", log=print):

@@ -17,7 +17,7 @@ import struct
 import numpy as np
 
 from netspec import caffe_pb2
-from netspec.errors import FCNError, open_input
+from common.errors import FCNError, open_input
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 V1_TYPES = {number: name for name, number in caffe_pb2.V1LayerParameter.LayerType.items()}

@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 from layers.base import Layer
 from layers.data.images import bgr_chw, read_rgb
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 
 class SegDataLayer(Layer):

@@ -3,7 +3,7 @@ converted), then float32, RGB to BGR, the mean subtracted, channels first."""
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 
 def read_rgb(path):

@@ -12,7 +12,7 @@ import signal
 import tempfile
 from contextlib import contextmanager
 
-from netspec.errors import FCNError
+from common.errors import FCNError
 
 
 def _umask():
