@@ -18,7 +18,7 @@ from netspec import fcn_models
 from layers.net import Net
 from tools.time import conv_gflop, timing_net
 from weights.caffemodel import copy_weights, read_weights
-from layers.data.images import bgr_chw, read_rgb
+from common.images import bgr_chw, read_rgb
 from tools.infer import parse_mean
 from tools.netload import image_net
 

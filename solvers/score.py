@@ -7,7 +7,8 @@ from datetime import datetime
 import numpy as np
 from PIL import Image
 
-from tools.palette import pil_palette
+from common.images import save_image
+from common.palette import pil_palette
 
 
 def fast_hist(truth, prediction, classes):
@@ -45,7 +46,7 @@ def compute_hist(net, count, layer="score", gt="label", save_dir=None, names=Non
         if save_dir:
             image = Image.fromarray(prediction.astype(np.uint8), mode="P")
             image.putpalette(pil_palette())
-            image.save(os.path.join(save_dir, f"{names[i] if names else i}.png"))
+            save_image(image, os.path.join(save_dir, f"{names[i] if names else i}.png"))
         if "loss" in net.blobs:
             loss += float(net.blobs["loss"].data.reshape(-1)[0])
     return hist, loss / max(count, 1)

@@ -12,14 +12,13 @@ import threading
 import numpy as np
 from PIL import Image
 
-from common.atomic import atomic_path
 from common.errors import FCNError
-from layers.data.images import bgr_chw, read_rgb
+from common.images import bgr_chw, read_rgb, save_image
 from layers.net import Net
 from layers.neuron import relu_forward
 from tools.netload import image_net
 from weights.caffemodel import copy_weights
-from tools.palette import make_palette, pil_palette
+from common.palette import make_palette, pil_palette
 from tools.progress import progress
 
 HELP = "segment images with a deploy net: palette PNGs of the class of every pixel"
@@ -88,11 +87,6 @@ def overlay(rgb, labels, classes, alpha=OVERLAY_ALPHA):
     return vis.astype(np.uint8)
 
 
-def _save(image, path, **options):
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG" if path.endswith(".png") else "JPEG", **options)
-
-
 def warm_up_numba():
     """numba's first call of any compiled kernel sets up LLVM (a quarter of
     a second), which releases the GIL: done on the side while the weights
@@ -117,8 +111,8 @@ def run(args):
         rgb = read_rgb(path)
         labels, classes = segment(net, bgr_chw(rgb, mean), blob_in, blob_out)
         stem = os.path.splitext(os.path.basename(path))[0]
-        _save(label_image(labels, classes), os.path.join(args.out, f"{stem}.png"))
+        save_image(label_image(labels, classes), os.path.join(args.out, f"{stem}.png"))
         if args.overlay:
-            _save(Image.fromarray(overlay(rgb, labels, classes)), os.path.join(args.out, f"{stem}_overlay.jpg"),
+            save_image(Image.fromarray(overlay(rgb, labels, classes)), os.path.join(args.out, f"{stem}_overlay.jpg"),
                   quality=95)
     return 0

@@ -22,7 +22,8 @@ from netspec import fcn_models, read_net
 from netspec.prototxt import write_text
 from solvers.score import seg_tests
 from solvers.solver import Solver
-from tools.palette import make_palette
+from common.images import read_rgb, save_image
+from common.palette import make_palette
 from tools.synthetic import write_dataset
 from weights.caffemodel import copy_weights
 from weights.surgery import interp, transplant
@@ -203,10 +204,10 @@ def save_picture(net, data, names, path):
     voc = os.path.join(data, "pascal", "VOC2011")
     for name in names:
         net.forward()
-        image = np.array(Image.open(os.path.join(voc, "JPEGImages", f"{name}.jpg")).convert("RGB"))
+        image = read_rgb(os.path.join(voc, "JPEGImages", f"{name}.jpg"))
         truth = net.blobs["label"].data[0, 0].astype(np.uint8)
         prediction = net.blobs["score"].data[0].argmax(axis=0)
         rows.append(np.concatenate([image, palette[truth], palette[prediction]], axis=1))
     picture = Image.fromarray(np.concatenate(rows, axis=0))
-    picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST).save(path)
+    save_image(picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST), path)
     return path

@@ -11,7 +11,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from tools.palette import pil_palette
+from common.atomic import atomic_path, write_atomic
+from common.images import save_image
+from common.palette import pil_palette
 
 CLASSES = (1, 3, 7, 8, 12, 15)       # aeroplane, bird, car, cat, dog, person
 
@@ -73,21 +75,20 @@ def write_dataset(root, train=60, val=16, seed=0, size=(72, 88)):
     for i in range(train):
         name = f"2008_{i:06d}"
         image, label = make_example(rng, size)
-        Image.fromarray(image).save(os.path.join(sbdd, "img", f"{name}.jpg"), quality=95)
-        scipy.io.savemat(os.path.join(sbdd, "cls", f"{name}.mat"),
-                         {"GTcls": {"Segmentation": label, "Boundaries": np.zeros(1), "CategoriesPresent": np.unique(label)}})
+        save_image(Image.fromarray(image), os.path.join(sbdd, "img", f"{name}.jpg"), quality=95)
+        with atomic_path(os.path.join(sbdd, "cls", f"{name}.mat")) as tmp:
+            scipy.io.savemat(tmp, {"GTcls": {"Segmentation": label, "Boundaries": np.zeros(1),
+                                             "CategoriesPresent": np.unique(label)}})
         names.append(name)
-    with open(os.path.join(sbdd, "train.txt"), "w") as f:
-        f.write("\n".join(names) + "\n")
+    write_atomic(os.path.join(sbdd, "train.txt"), "\n".join(names) + "\n")
     names = []
     for i in range(val):
         name = f"2011_{i:06d}"
         image, label = make_example(rng, size)
-        Image.fromarray(image).save(os.path.join(voc, "JPEGImages", f"{name}.jpg"), quality=95)
+        save_image(Image.fromarray(image), os.path.join(voc, "JPEGImages", f"{name}.jpg"), quality=95)
         png = Image.fromarray(label, mode="P")
         png.putpalette(pil_palette())
-        png.save(os.path.join(voc, "SegmentationClass", f"{name}.png"))
+        save_image(png, os.path.join(voc, "SegmentationClass", f"{name}.png"))
         names.append(name)
-    with open(os.path.join(voc, "ImageSets", "Segmentation", "seg11valid.txt"), "w") as f:
-        f.write("\n".join(names) + "\n")
+    write_atomic(os.path.join(voc, "ImageSets", "Segmentation", "seg11valid.txt"), "\n".join(names) + "\n")
     return sbdd, voc

@@ -7,10 +7,9 @@ import os
 import random
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from layers.base import Layer
-from layers.data.images import bgr_chw, read_rgb
+from common.images import bgr_chw, read_array, read_rgb
 from common.errors import FCNError
 
 
@@ -79,27 +78,20 @@ class SegDataLayer(Layer):
         if not os.path.exists(path):
             raise self.error(f"missing file {path}")
 
-    def open_image(self, path):
+    def read(self, reader, path, *args):
+        """reader(path, ...) from common.images, its one-line error naming this layer."""
         self.require(path)
         try:
-            return Image.open(path)
-        except (UnidentifiedImageError, OSError) as err:
-            raise self.error(f"cannot read image {path}: {err}") from None
-
-    def load_bgr(self, path, mean):
-        """An image as float32 C x H x W, BGR, minus the mean; gray and RGBA become RGB."""
-        self.require(path)
-        try:
-            return bgr_chw(read_rgb(path), mean)
+            return reader(path, *args)
         except FCNError as err:
             raise self.error(str(err)) from None
 
+    def load_bgr(self, path, mean):
+        """An image as float32 C x H x W, BGR, minus the mean; gray and RGBA become RGB."""
+        return bgr_chw(self.read(read_rgb, path), mean)
+
     def load_png_label(self, path):
-        image = self.open_image(path)
-        try:
-            return np.array(image, dtype=np.uint8)[np.newaxis]
-        except OSError as err:
-            raise self.error(f"cannot decode label {path}: {err}") from None
+        return self.read(read_array, path)[np.newaxis]
 
     def load_mat(self, path, key):
         if not os.path.exists(path):

@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 
+from common.images import read_array, read_rgb
 from layers.data.base import SegDataLayer
 
 MEAN_BGR = (116.190, 97.203, 92.318)
@@ -32,13 +33,13 @@ class NYUDSegDataLayer(SegDataLayer):
 
     def load_hha(self, name):
         path = os.path.join(self.root, "data", "hha", f"img_{name}.png")
-        hha = np.array(self.open_image(path).convert("RGB"), dtype=np.float32) - np.float32(MEAN_HHA)
+        hha = self.read(read_rgb, path).astype(np.float32) - np.float32(MEAN_HHA)
         return np.ascontiguousarray(hha.transpose(2, 0, 1))
 
     def load_depth(self, name):
         path = os.path.join(self.root, "data", "depth", f"img_{name}.png")
         with np.errstate(divide="ignore"):
-            depth = np.log(np.array(self.open_image(path), dtype=np.float32)) - np.float32(MEAN_LOG_DEPTH)
+            depth = np.log(self.read(read_array, path, np.float32)) - np.float32(MEAN_LOG_DEPTH)
         return depth[np.newaxis]
 
     def load_label(self, name):

@@ -9,7 +9,7 @@ from PIL import Image
 
 from layers.net import Net
 from netspec import read_net
-from layers.data.images import bgr_chw
+from common.images import bgr_chw
 from tools.infer import overlay
 from weights.caffemodel import copy_weights
 from tests.conftest import PUBLISHED, REFERENCE
