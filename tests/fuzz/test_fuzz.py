@@ -106,3 +106,44 @@ def test_mutated_caffemodels(which, ops):
             assert all(a.dtype == np.float32 for blobs in arrays.values() for a in blobs)
             copy_weights(net, path)
         survive(load)
+
+
+HDF5 = open(os.path.join(REFERENCE, "voc-fcn8s-narrow-test", "weights.caffemodel.h5"), "rb").read()
+IMAGES = [open(os.path.join(REFERENCE, "..", "published", "demo", "image.jpg"), "rb").read()]
+
+
+def _small_png():
+    import io
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(24 * 32, dtype=np.uint8).reshape(24, 32) % 21, mode="P").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+IMAGES.append(_small_png())
+
+
+@FUZZ
+@given(ops=mutations(text_like=False))
+def test_mutated_hdf5_weights(ops):
+    """HDF5 weights: through the reader every command uses, the describer
+    of fcn info and the loader into a net."""
+    from weights.formats import describe
+    net = build_net(NETS[0], "TEST")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "w.caffemodel.h5")
+        with open(path, "wb") as f:
+            f.write(mutate(HDF5, ops))
+        survive(lambda: (describe(path), read_weights(path), copy_weights(net, path)))
+
+
+@FUZZ
+@given(which=st.integers(0, len(IMAGES) - 1), ops=mutations(text_like=False))
+def test_mutated_images(which, ops):
+    """JPEG and PNG: read as the data layers and fcn infer read them."""
+    from common.images import read_array, read_rgb
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "image.png" if which else "image.jpg")
+        with open(path, "wb") as f:
+            f.write(mutate(IMAGES[which], ops))
+        survive(lambda: (read_rgb(path), read_array(path)))

@@ -5,6 +5,12 @@ layers); each checked input element is nudged by +-eps and the central
 difference compared with what backward computed. Float32 engine, so the
 checks use eps 1e-2 (as Caffe's GradientChecker) on inputs kept away from
 kinks by the callers.
+
+The error of an element is |numeric - analytic| over the larger of the two
+and a tenth of the largest gradient of its blob (never over a fixed 1, as
+Caffe's checker does for gradients of order one): a normalized loss whose
+every gradient is 0.002 is held to its own scale, so a zero, a sign flip or
+a wrong normalization fails (tests/layers/test_gradcheck.py proves it).
 """
 import numpy as np
 
@@ -75,6 +81,7 @@ def check_gradient(text, bottoms, check=None, phase=caffe_pb2.TRAIN, ntop=1, eps
             bottom[index].data if kind == "bottom" else layer.blobs[index].data)
         flat = target.reshape(-1)
         picks = rng.choice(flat.size, min(samples, flat.size), replace=False)
+        pairs = []
         for p in picks:
             keep = flat[p]
             flat[p] = keep + eps
@@ -82,9 +89,12 @@ def check_gradient(text, bottoms, check=None, phase=caffe_pb2.TRAIN, ntop=1, eps
             flat[p] = keep - eps
             down_value = objective()
             flat[p] = keep
-            numeric = (up - down_value) / (2 * eps)
-            got = float(grad.reshape(-1)[p])
-            scale = max(abs(numeric), abs(got), 1.0)
+            pairs.append((p, (up - down_value) / (2 * eps), float(grad.reshape(-1)[p])))
+        # The blob's gradient scale: the largest of either side, over every
+        # element backward computed and every sampled numeric one.
+        blob_scale = max([abs(n) for _, n, _ in pairs] + [float(np.abs(grad).max(initial=0.0))])
+        for p, numeric, got in pairs:
+            scale = max(abs(numeric), abs(got), 0.1 * blob_scale, 1e-30)
             error = abs(numeric - got) / scale
             if error > worst[0]:
                 worst = (error, f"{kind} {index} element {p}: analytic {got:.6g}, numeric {numeric:.6g}")
