@@ -89,3 +89,7 @@ class ArgMax(Layer):
             out[:, 0] = order
             if p.out_max_val:
                 out[:, 1] = values
+
+    def backward(self, top, propagate_down, bottom):
+        if any(propagate_down):
+            raise self.error("has no gradient (Caffe's ArgMax refuses backward too)")

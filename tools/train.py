@@ -56,7 +56,9 @@ def run(args):
         if solver.requested == "stop":
             solver.snapshot()
             print("interrupted: snapshot written", flush=True)
-        elif args.iterations is None:
+        else:
+            # Caffe's Solver::Solve: the final state is saved unless the
+            # periodic snapshot has just written it.
             p = solver.param
             if p.snapshot_after_train and (not p.snapshot or solver.iter % p.snapshot != 0):
                 solver.snapshot()

@@ -16,6 +16,7 @@ from common.atomic import write_atomic
 from netspec.upgrade import upgrade_net
 from weights.blobs import legacy_shape, to_proto
 from weights.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
+from weights.npz import read_npz
 from weights.wire import Caffemodel
 
 try:
@@ -100,20 +101,20 @@ def copy_weights(net, path):
 
 def _copy_weights(net, path):
     offered, matched = 0, 0
-    if is_hdf5(path):
-        with open_hdf5(path, "a weights file") as f:
-            for name, datasets in hdf5_layers(path, f).items():
-                offered += bool(datasets)
-                matched += bool(datasets) and name in net.layer_names
-                for i, target, dataset in _targets(net, path, name, datasets, extra_allowed=True):
-                    # Checked before anything is read. HDF5 has no legacy dims of
-                    # its own, but a V1 caffemodel converted to it keeps them
-                    # (a bias of [1, 1, 1, N]): accepted where the caffemodel is.
-                    declared_bytes(path, dataset)
-                    if tuple(dataset.shape) != target.shape and not _legacy_fit(dataset.shape, target.shape):
+    if is_hdf5(path) or path.endswith(".npz"):
+        with _named_arrays(path) as (layers, read):
+            for name, items in layers.items():
+                offered += bool(items)
+                matched += bool(items) and name in net.layer_names
+                for i, target, item in _targets(net, path, name, items, extra_allowed=True):
+                    # Checked before anything is read. HDF5 and npz have no
+                    # legacy dims of their own, but a V1 caffemodel converted
+                    # to them keeps its [1, 1, 1, N] biases: accepted where the
+                    # caffemodel is.
+                    if tuple(item.shape) != target.shape and not _legacy_fit(item.shape, target.shape):
                         raise FCNError(f"{path}: layer {name!r} blob {i}: the file has shape "
-                                       f"{list(dataset.shape)}, the net {list(target.shape)}")
-                    target.overwrite()[...] = read_checked(path, dataset).reshape(target.shape)
+                                       f"{list(item.shape)}, the net {list(target.shape)}")
+                    target.overwrite()[...] = read(item).reshape(target.shape)
     else:
         with Caffemodel(path) as model:
             for name, blobs in model.layers():
@@ -135,6 +136,20 @@ def _copy_layer(net, path, name, blobs):
         if blob.count != target.count:
             raise FCNError(f"{path}: layer {name!r} blob {i}: shape {list(declared)} but {blob.count} values")
         blob.copy_into(target.overwrite())
+
+
+@contextmanager
+def _named_arrays(path):
+    """({layer: [items with a .shape]}, read(item) -> array) of an HDF5 or npz file."""
+    if path.endswith(".npz"):
+        yield read_npz(path), lambda array: array
+        return
+    with open_hdf5(path, "a weights file") as f:
+        layers = hdf5_layers(path, f)
+        for datasets in layers.values():
+            for dataset in datasets:
+                declared_bytes(path, dataset)
+        yield layers, lambda dataset: read_checked(path, dataset)
 
 
 def _legacy_fit(declared, wanted):

@@ -49,6 +49,14 @@ def test_argmax():
     np.testing.assert_array_equal(out[:, 0], X.argmax(axis=1))
 
 
+def test_argmax_refuses_backward():
+    layer, bottom, top = make_layer('name: "am" type: "ArgMax"', [X])
+    layer.forward(bottom, top)
+    with pytest.raises(FCNError, match="layer 'am' .*has no gradient"):
+        layer.backward(top, [True], bottom)
+    layer.backward(top, [False], bottom)
+
+
 def test_tile():
     _, (out,) = run_forward('type: "Tile" tile_param { axis: 1 tiles: 3 }', [X])
     np.testing.assert_array_equal(out, np.tile(X, (1, 3, 1, 1)))

@@ -99,3 +99,19 @@ def test_bad_input_is_one_line(tmp_path, args, message):
     result = fcn(*args)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("ending", [".caffemodel.h5", ".npz"])
+def test_v1_file_converted_to_another_format_loads_where_the_original_does(tmp_path, ending):
+    """A V1 file keeps its legacy 4-D dims (a bias of [1, 1, 1, N]) in HDF5
+    and npz; loading either into the net is accepted as the caffemodel is,
+    and the net then matches real Caffe's blobs."""
+    v1 = tmp_path / "v1.caffemodel"
+    v1.write_bytes(as_v1_with_legacy_dims(f"{CASE}/weights.caffemodel").SerializeToString())
+    out = tmp_path / f"w{ending}"
+    assert fcn("convert", str(v1), str(out)).returncode == 0
+    assert any(len(a.shape) == 4 and a.shape[:3] == (1, 1, 1) for blobs in load_arrays(str(out)).values()
+               for a in blobs), "the legacy dims are still in the converted file"
+    compare = fcn("compare", "--model", f"{CASE}/net.prototxt", "--weights", str(out),
+                  "--reference", f"{CASE}/blobs.h5")
+    assert compare.returncode == 0, compare.stdout[-1000:] + compare.stderr

@@ -35,3 +35,27 @@ def test_ctrl_c_writes_a_snapshot_that_resumes(tmp_path):
                               "--snapshot", "latest", "--iterations", "1"], cwd=case, env=env,
                              capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0 and f"Restored {states[0]}" in resumed.stdout
+
+
+def test_iterations_end_with_a_snapshot_equal_to_caffes(tmp_path):
+    """`fcn train --iterations 2` with periodic snapshots off leaves the
+    final state (snapshot_after_train, Caffe's default), and its weights
+    are real Caffe's after 2 steps."""
+    import h5py
+    import numpy as np
+    from weights.formats import load_arrays
+    case = tmp_path / "case"
+    shutil.copytree(os.path.join(REFERENCE, "solver-voc-fcn8s-narrow"), case)
+    solver = case / "solver.prototxt"
+    solver.write_text(solver.read_text().replace("snapshot: 2", "snapshot: 0").replace('"snap"', '"run"'))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    result = subprocess.run([sys.executable, "-m", "tools.cli", "train", "--solver", "solver.prototxt",
+                             "--weights", "init.caffemodel", "--iterations", "2"], cwd=case, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (case / "run_iter_2.caffemodel").exists() and (case / "run_iter_2.solverstate").exists()
+    ours = load_arrays(str(case / "run_iter_2.caffemodel"))
+    with h5py.File(case / "trajectory.h5", "r") as f:
+        for layer, blobs in f["iter_2"].items():
+            for i, caffe in blobs.items():
+                np.testing.assert_allclose(ours[layer][int(i)], caffe[...], rtol=1e-5, atol=1e-7)
