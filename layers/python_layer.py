@@ -25,6 +25,9 @@ BUILTIN_MODULES = {
 ALLOW_PYTHON_LAYERS = True
 
 
+LAYER_METHODS = ("setup", "reshape", "forward", "backward")
+
+
 @register("Python")
 class Python(Layer):
     bottoms = (0, None)
@@ -46,6 +49,10 @@ class Python(Layer):
         cls = getattr(module, p.layer, None)
         if cls is None:
             raise self.error(f"module {p.module!r} has no layer class {p.layer!r}")
+        if not isinstance(cls, type) or not all(callable(getattr(cls, m, None)) for m in LAYER_METHODS):
+            # Never call what is not a layer class: `os.system` is callable too.
+            raise self.error(f"{p.module}.{p.layer} is not a layer class (a class with "
+                             f"{', '.join(LAYER_METHODS)})")
         impl = cls(param, phase) if isinstance(cls, type) and issubclass(cls, Layer) else cls()
         impl.param_str = p.param_str
         impl.phase = phase

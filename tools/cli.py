@@ -26,6 +26,9 @@ def build_parser():
     for name in COMMANDS:
         module = importlib.import_module(f"tools.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        # Also after the command: `fcn train --no-python-layers ...`.
+        command.add_argument("--no-python-layers", action="store_true", default=argparse.SUPPRESS,
+                             help=argparse.SUPPRESS)
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from layers.net import Net
-from netspec import fcn_models, read_net
+from netspec import fcn_models, read_net, read_solver
 from netspec.prototxt import write_text
 from solvers.score import seg_tests
 from solvers.solver import Solver
@@ -26,42 +26,51 @@ from common.images import read_rgb, save_image
 from common.palette import make_palette
 from tools.synthetic import write_dataset
 from weights.caffemodel import copy_weights
-from weights.surgery import interp, transplant
+from tools.download import TABLE, load_table
+from weights.formats import load_arrays
+from weights.surgery import interp, transplant, transplant_arrays
 
 HELP = "run a model's training recipe: on the real data if present, else (voc-fcn8s) on synthetic data"
 
-VGG = "../ilsvrc-nets/vgg16-fcn.caffemodel"
-VOC_DATA = ["{d}/sbdd/dataset/train.txt", "{d}/pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"]
-NYUD_DATA = ["../data/nyud/trainval.txt", "../data/nyud/test.txt"]
-SIFT_DATA = ["../data/sift-flow/trainval.txt", "../data/sift-flow/test.txt"]
-CONTEXT_DATA = ["../../data/pascal/VOC2010/ImageSets/Main/train.txt", "../../data/pascal-context/labels.txt",
-                "../../data/pascal-context/59_labels.txt"]
+VGG = "ilsvrc-nets/vgg16-fcn.caffemodel"
+VOC_DATA = ["sbdd/dataset/train.txt", "pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"]
+NYUD_DATA = ["nyud/trainval.txt", "nyud/test.txt"]
+SIFT_DATA = ["sift-flow/trainval.txt", "sift-flow/test.txt"]
+CONTEXT_DATA = ["pascal/VOC2010/ImageSets/Main/train.txt", "pascal-context/labels.txt",
+                "pascal-context/59_labels.txt"]
 SCORE = [("score", "label")]
 SIFT_HEADS = [("score_sem", "sem"), ("score_geo", "geo")]
 
-# What each release solve.py needs, relative to the model folder: data files;
-# where its weights come from (a file, or transplants of base nets with a
-# suffix); the (score, label) blobs its seg tests read; steps per round.
+# What each release solve.py needs: data files, relative to data/ at the top
+# of the checkout (the release's nets say ../data or, for voc-fcn16s and
+# PASCAL-Context, ../../data: both are read from data/ here); where its
+# weights come from, relative to the top (a file, or transplants of base
+# nets with a suffix); the (score, label) blobs its seg tests read; steps
+# per round.
 RECIPES = {
-    "voc-fcn32s": ([p.format(d="../data") for p in VOC_DATA], VGG, SCORE, 4000),
-    "voc-fcn16s": ([p.format(d="../../data") for p in VOC_DATA], "../voc-fcn32s/voc-fcn32s.caffemodel", SCORE, 4000),
-    "voc-fcn8s": ([p.format(d="../data") for p in VOC_DATA], "../voc-fcn16s/voc-fcn16s.caffemodel", SCORE, 4000),
-    "voc-fcn8s-atonce": ([p.format(d="../data") for p in VOC_DATA], VGG, SCORE, 4000),
-    "voc-fcn-alexnet": ([p.format(d="../data") for p in VOC_DATA], "../ilsvrc-nets/alexnet-fcn.caffemodel", SCORE, 4000),
+    "voc-fcn32s": (VOC_DATA, VGG, SCORE, 4000),
+    "voc-fcn16s": (VOC_DATA, "voc-fcn32s/voc-fcn32s.caffemodel", SCORE, 4000),
+    "voc-fcn8s": (VOC_DATA, "voc-fcn16s/voc-fcn16s.caffemodel", SCORE, 4000),
+    "voc-fcn8s-atonce": (VOC_DATA, VGG, SCORE, 4000),
+    "voc-fcn-alexnet": (VOC_DATA, "ilsvrc-nets/alexnet-fcn.caffemodel", SCORE, 4000),
     "nyud-fcn32s-color": (NYUD_DATA, VGG, SCORE, 2000),
     "nyud-fcn32s-hha": (NYUD_DATA, VGG, SCORE, 2000),
     "nyud-fcn32s-color-d": (NYUD_DATA, VGG, SCORE, 2000),
     "nyud-fcn32s-color-hha": (NYUD_DATA, [
-        ("../nyud-fcn32s-color/trainval.prototxt", "../nyud-fcn32s-color/nyud-fcn32s-color-heavy.caffemodel", "color"),
-        ("../nyud-fcn32s-hha/trainval.prototxt", "../nyud-fcn32s-hha/nyud-fcn32s-hha-heavy.caffemodel", "hha")],
+        ("nyud-fcn32s-color/trainval.prototxt", "nyud-fcn32s-color/nyud-fcn32s-color-heavy.caffemodel", "color"),
+        ("nyud-fcn32s-hha/trainval.prototxt", "nyud-fcn32s-hha/nyud-fcn32s-hha-heavy.caffemodel", "hha")],
         SCORE, 2000),
     "siftflow-fcn32s": (SIFT_DATA, VGG, SIFT_HEADS, 2000),
-    "siftflow-fcn16s": (SIFT_DATA, "../siftflow-fcn32s/siftflow-fcn32s.caffemodel", SIFT_HEADS, 2000),
-    "siftflow-fcn8s": (SIFT_DATA, "../siftflow-fcn16s/siftflow-fcn16s.caffemodel", SIFT_HEADS, 2000),
+    "siftflow-fcn16s": (SIFT_DATA, "siftflow-fcn32s/siftflow-fcn32s.caffemodel", SIFT_HEADS, 2000),
+    "siftflow-fcn8s": (SIFT_DATA, "siftflow-fcn16s/siftflow-fcn16s.caffemodel", SIFT_HEADS, 2000),
     "pascalcontext-fcn32s": (CONTEXT_DATA, VGG, SCORE, 4000),
-    "pascalcontext-fcn16s": (CONTEXT_DATA, "../pascalcontext-fcn32s/pascalcontext-fcn32s.caffemodel", SCORE, 4000),
-    "pascalcontext-fcn8s": (CONTEXT_DATA, "../pascalcontext-fcn16s/pascalcontext-fcn16s.caffemodel", SCORE, 4000),
+    "pascalcontext-fcn16s": (CONTEXT_DATA, "pascalcontext-fcn32s/pascalcontext-fcn32s.caffemodel", SCORE, 4000),
+    "pascalcontext-fcn8s": (CONTEXT_DATA, "pascalcontext-fcn16s/pascalcontext-fcn16s.caffemodel", SCORE, 4000),
 }
+# Weights that `fcn download` saves under the published file name: the recipe
+# takes them where the name solve.py uses is absent. VGG16 comes with fully
+# connected fc6/fc7, carried into FCN's convolutional ones by transplant.
+DOWNLOADED = {"ilsvrc-nets/vgg16-fcn.caffemodel": "ilsvrc-nets/VGG_ILSVRC_16_layers.caffemodel"}
 SYNTHETIC_WIDTHS = {64: 16, 128: 32, 256: 64, 512: 128, 4096: 256, 96: 24, 384: 96}
 
 
@@ -77,22 +86,43 @@ def add_arguments(parser):
     parser.add_argument("--base-lr", type=float, default=1e-3, help="base_lr of the synthetic run")
 
 
-def weight_files(folder, source):
+def downloaded_name(path):
+    """Where `fcn download` puts the weights the recipes name `path`."""
+    if path in DOWNLOADED:
+        return DOWNLOADED[path]
+    model = path.split("/")[0]
+    entry = load_table(TABLE).get(model)
+    return entry["dest"] if entry and path == f"{model}/{model}.caffemodel" else None
+
+
+def resolve(root, path):
+    """The file to load for `path` (relative to the top): the name solve.py
+    uses, else the published name a download gave it."""
+    named = os.path.join(root, path)
+    fallback = downloaded_name(path)
+    if not os.path.exists(named) and fallback and os.path.exists(os.path.join(root, fallback)):
+        return os.path.join(root, fallback)
+    return named
+
+
+def weight_files(root, source):
     if isinstance(source, str):
-        return [os.path.join(folder, source)]
-    return [os.path.join(folder, path) for spec in source for path in spec[:2]]
+        return [resolve(root, source)]
+    return [os.path.join(root, path) for spec in source for path in spec[:2]]
 
 
 def run(args):
     fcn_models.splits(args.model)
-    folder = os.path.join(args.root, args.model)
+    root = os.path.abspath(args.root)
+    folder = os.path.join(root, args.model)
     needs, source, heads, steps = RECIPES[args.model]
     if args.weights:
         source = os.path.abspath(args.weights)
-    missing = [os.path.normpath(path) for path in
-               [os.path.join(folder, p) for p in needs] + weight_files(folder, source) if not os.path.exists(path)]
+    data = os.path.join(root, "data")
+    missing = [os.path.relpath(path, root) if path.startswith(root) else path for path in
+               [os.path.join(data, p) for p in needs] + weight_files(root, source) if not os.path.exists(path)]
     if not missing and not args.synthetic:
-        return run_published(folder, source, heads, args.rounds, args.steps or steps)
+        return run_published(root, folder, source, heads, args.rounds, args.steps or steps)
     if args.model == "voc-fcn8s":
         if missing:
             print("The real data is not here; missing: " + ", ".join(missing))
@@ -102,20 +132,55 @@ def run(args):
     return 0
 
 
-def run_published(folder, source, heads, rounds, steps):
+def at_data_root(net_param, data):
+    """The net with its data layers' folders read from `data`: the release's
+    '../data/x' and '../../data/x' both become DATA/x."""
+    for layer in net_param.layer:
+        if layer.type != "Python":
+            continue
+        params = ast.literal_eval(layer.python_param.param_str or "{}")
+        for key, value in params.items():
+            if key.endswith("_dir") and isinstance(value, str) and "data/" in value and \
+                    not os.path.isabs(value):
+                params[key] = os.path.join(data, value.split("data/", 1)[1])
+        layer.python_param.param_str = repr(params)
+    return net_param
+
+
+def published_solver(folder, data):
+    """The model folder's solver.prototxt with its nets read in, their data
+    under `data`."""
+    param = read_solver(os.path.join(folder, "solver.prototxt"))
+    for field in ("train_net", "net"):
+        if param.HasField(field):
+            path = getattr(param, field)
+            getattr(param, field + "_param").CopyFrom(at_data_root(read_net(os.path.join(folder, path)), data))
+            param.ClearField(field)
+    for path in list(param.test_net):
+        param.test_net_param.add().CopyFrom(at_data_root(read_net(os.path.join(folder, path)), data))
+    del param.test_net[:]
+    return param
+
+
+def run_published(root, folder, source, heads, rounds, steps):
     """The release's solve.py: the base weights (or transplanted base nets),
     bilinear kernels in the upsampling layers, then rounds of training each
     followed by seg tests on the val split, one per score head."""
+    param = published_solver(folder, os.path.join(root, "data"))
     here = os.getcwd()
-    os.chdir(folder)   # the nets' data paths are relative to the model folder
+    os.chdir(folder)   # snapshots go where solve.py's do
     try:
-        solver = Solver.from_file("solver.prototxt", log=lambda line: print(line, flush=True))
+        solver = Solver(param, os.path.join(folder, "solver.prototxt"), log=lambda line: print(line, flush=True))
         if isinstance(source, str):
-            copy_weights(solver.net, source)
+            path = resolve(root, source)
+            if path.endswith("VGG_ILSVRC_16_layers.caffemodel"):
+                transplant_arrays(solver.net, load_arrays(path))
+            else:
+                copy_weights(solver.net, path)
         else:
             for proto, weights, suffix in source:
-                base = Net(read_net(proto), "TEST", source=proto)
-                copy_weights(base, weights)
+                base = Net(read_net(os.path.join(root, proto)), "TEST", source=proto)
+                copy_weights(base, os.path.join(root, weights))
                 transplant(solver.net, base, suffix=suffix)
         interp(solver.net, [name for name in solver.net.params if "up" in name])
         count = solver.param.test_iter[0]

@@ -50,6 +50,9 @@ NETS = {
     "foreign python layer": (INPUT + 'layer { name: "py" type: "Python" bottom: "data" top: "o" '
                                      'python_param { module: "os" layer: "system" } }\n',
                              "refusing Python layer module 'os'"),
+    "python layer that is no class": (INPUT + 'layer { name: "py" type: "Python" bottom: "data" top: "o" '
+                                              'python_param { module: "os" layer: "system" } }\n',
+                                      "layer 'py' (Python): os.system is not a layer class"),
 }
 
 
@@ -70,8 +73,11 @@ def test_bad_nets(tmp_path, name):
     text, message = NETS[name]
     path = tmp_path / "syntax.prototxt"
     path.write_text(text)
-    args = ["--no-python-layers"] if "python" in name else []
-    one_line(fcn(*args, "shapes", "--model", str(path)), "syntax.prototxt", message)
+    if "foreign" in name:
+        one_line(fcn("--no-python-layers", "shapes", "--model", str(path)), "syntax.prototxt", message)
+        one_line(fcn("time", "--no-python-layers", "--model", str(path)), "syntax.prototxt", message)
+    else:
+        one_line(fcn("shapes", "--model", str(path)), "syntax.prototxt", message)
 
 
 def caffemodel_bytes():

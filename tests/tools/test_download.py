@@ -133,3 +133,75 @@ def test_the_shipped_table_covers_every_published_model():
     entries = load_table(TABLE)
     assert set(fcn_models.model_names()) <= set(entries)
     assert {"voc2011", "voc2012", "sbd"} <= set(entries)
+
+
+def tar_of(folder, member):
+    """A .tgz holding `folder` as `member`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(folder, arcname=member)
+    return buffer.getvalue()
+
+
+def test_download_then_recipe_with_the_published_file_names(tmp_path, server, capsys):
+    """fcn download saves the published names (VGG_ILSVRC_16_layers.caffemodel
+    with fully connected fc6/fc7, fcn16s-heavy-pascal.caffemodel); the
+    recipes then train from them: voc-fcn32s carries VGG16's fc6/fc7 into
+    its convolutions, voc-fcn8s starts from the downloaded FCN-16s. Nets
+    narrowed to stay fast; data sets downloaded as archives in their
+    published layouts."""
+    import numpy as np
+    from layers.net import Net
+    from netspec import fcn_models
+    from netspec.prototxt import write_text
+    from tools import recipe
+    from tools.cli import main
+    from tools.download import TABLE, load_table
+    from tools.synthetic import write_dataset
+    from weights.formats import save_arrays
+    narrow = {k: 2 for k in recipe.SYNTHETIC_WIDTHS}
+    scratch = tmp_path / "scratch"
+    sbdd, voc = write_dataset(str(scratch), train=3, val=2, size=(36, 44))
+    rng = np.random.default_rng(0)
+    fcn32 = Net(fcn_models.net("voc-fcn32s", "deploy", narrow), "TEST")
+    vgg = {name: [rng.standard_normal(b.shape).astype(np.float32) * 0.01 for b in blobs]
+           for name, blobs in fcn32.params.items() if not name.startswith(("score", "up"))}
+    for name in ("fc6", "fc7"):     # VGG16 as published: fully connected
+        vgg[name][0] = vgg[name][0].reshape(vgg[name][0].shape[0], -1)
+    vgg["fc8"] = [rng.standard_normal((1000, 2)).astype(np.float32), np.zeros(1000, np.float32)]
+    save_arrays(str(scratch / "vgg.caffemodel"), vgg)
+    fcn16 = Net(fcn_models.net("voc-fcn16s", "deploy", narrow), "TEST")
+    save_arrays(str(scratch / "fcn16.caffemodel"),
+                {name: [rng.standard_normal(b.shape).astype(np.float32) * 0.01 for b in blobs]
+                 for name, blobs in fcn16.params.items()})
+    server.files.update({"/vgg": (scratch / "vgg.caffemodel").read_bytes(),
+                         "/fcn16": (scratch / "fcn16.caffemodel").read_bytes(),
+                         "/sbd.tgz": tar_of(sbdd, "benchmark_RELEASE/dataset"),
+                         "/voc.tar": tar_of(voc, "TrainVal/VOCdevkit/VOC2011")})
+    shipped = json.loads(open(TABLE).read())
+    for name, path in [("vgg16", "/vgg"), ("voc-fcn16s", "/fcn16")]:
+        shipped["models"][name] = dict(shipped["models"][name], url=server.url + path)
+        shipped["models"][name].pop("sha1", None)
+    for name, path in [("sbd", "/sbd.tgz"), ("voc2011", "/voc.tar")]:
+        shipped["datasets"][name]["url"] = server.url + path
+    table_path = tmp_path / "table.json"
+    table_path.write_text(json.dumps(shipped))
+    root = tmp_path / "checkout"
+    for name in ("vgg16", "voc-fcn16s", "sbd", "voc2011"):
+        result = fcn("download", name, "--dir", str(root), "--table", str(table_path))
+        assert result.returncode == 0, result.stderr
+    assert (root / load_table(TABLE)["vgg16"]["dest"]).exists()
+    for model in ("voc-fcn32s", "voc-fcn8s"):
+        for split in ("train", "val"):
+            write_text(str(root / model / f"{split}.prototxt"), fcn_models.net(model, split, narrow))
+        solver = fcn_models.solver(model)
+        solver.test_iter[0], solver.snapshot, solver.display = 2, 0, 1
+        write_text(str(root / model / "solver.prototxt"), solver)
+    capsys.readouterr()
+    assert main(["recipe", "voc-fcn32s", "--root", str(root), "--rounds", "1", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "coercing fc6 0 from [2, 98] to [2, 2, 7, 7]" in out and "dropping fc8" in out
+    assert "mean IU" in out and "missing" not in out
+    assert main(["recipe", "voc-fcn8s", "--root", str(root), "--rounds", "1", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "mean IU" in out and "SYNTHETIC" not in out and "missing" not in out
