@@ -35,9 +35,15 @@ def voc_colour(k):
 
 
 def engine_argmax(rgb):
-    """The full net (with its loss) on the image, fed by hand."""
+    """The full net (with its loss) on the image, fed by hand; the same net
+    first gives real Caffe's scores on Caffe's own input."""
+    import h5py
     net = Net(read_net(f"{CASE}/net.prototxt"), "TEST", keep_blobs=True)
     copy_weights(net, f"{CASE}/weights.caffemodel")
+    with h5py.File(f"{CASE}/blobs.h5", "r") as f:
+        net.forward(data=f["input/data"][...], label=f["input/label"][...])
+        caffe_score = f["data/score"][...]
+    assert np.abs(net.blobs["score"].data - caffe_score).max() <= 1e-4 * np.abs(caffe_score).max()
     bgr = rgb[:, :, ::-1].astype(np.float64) - MEAN
     h, w = rgb.shape[:2]
     net.blobs["data"].reshape(1, 3, h, w)

@@ -83,6 +83,17 @@ def test_infer_script_matches_fcn_infer(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), np.array(Image.open(tmp_path / "image.png")))
+    # The same deploy net through pycaffe, on real Caffe's input: real Caffe's scores.
+    import h5py
+    with h5py.File(f"{CASE}/blobs.h5", "r") as f:
+        np.save(tmp_path / "in.npy", f["input/data"][...])
+        caffe_score = f["data/score"][...]
+    result = fcn_run("forward_npy.py", str(deploy), f"{CASE}/weights.caffemodel", str(tmp_path / "in.npy"),
+                     "score", str(tmp_path / "score.npy"))
+    assert result.returncode == 0, result.stderr
+    ours = np.load(tmp_path / "score.npy")
+    assert ours.shape == caffe_score.shape
+    assert np.abs(ours - caffe_score).max() <= 1e-4 * np.abs(caffe_score).max()
 
 
 def test_script_errors_keep_their_exit_codes(tmp_path):
