@@ -1,6 +1,7 @@
 """Layers that bring data in: Input (filled by the caller) and HDF5Data."""
-import numpy as np
 
+from common.errors import FCNError
+from common.hdf5 import open_hdf5, read_checked
 from layers import random
 from layers.base import Layer, register
 
@@ -56,17 +57,16 @@ class HDF5Data(Layer):
             blob.reshape((self.batch_size,) + array.shape[1:])
 
     def _load(self, index):
-        import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
         path = self.files[index]
         try:
-            with h5py.File(path, "r") as f:
+            with open_hdf5(path, "an HDF5 data file") as f:
                 arrays = []
                 for name in self.names:
                     if name not in f:
                         raise self.error(f"{path} has no dataset {name!r}")
-                    arrays.append(np.asarray(f[name], dtype=np.float32))
-        except OSError as err:
-            raise self.error(f"cannot read HDF5 file {path}: {err}") from None
+                    arrays.append(read_checked(path, f[name]))
+        except FCNError as err:
+            raise self.error(str(err)) from None
         rows = {a.shape[0] for a in arrays}
         if len(rows) != 1:
             raise self.error(f"{path}: datasets {self.names} have different row counts {sorted(rows)}")

@@ -10,6 +10,7 @@ from netspec import caffe_pb2
 from common.errors import FCNError
 from common.atomic import atomic_path, write_atomic
 from weights.blobs import to_array, to_proto
+from common.hdf5 import open_hdf5, read_checked
 
 
 def write_state(path, iteration, learned_net, current_step, history):
@@ -35,10 +36,9 @@ def read_state(path):
     if not os.path.exists(path):
         raise FCNError(f"{path}: no such solver state")
     if path.endswith(".h5"):
-        import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
         try:
-            with h5py.File(path, "r") as f:
-                history = [np.asarray(f["history"][str(i)], np.float32) for i in range(len(f["history"]))]
+            with open_hdf5(path, "a solver state") as f:
+                history = [read_checked(path, f["history"][str(i)]) for i in range(len(f["history"]))]
                 learned = f["learned_net"][()]
                 learned = learned.decode() if isinstance(learned, bytes) else str(learned)
                 return int(f["iter"][()]), learned, int(f["current_step"][()]), history

@@ -12,7 +12,7 @@ import numpy as np
 from common.errors import FCNError
 from common.atomic import write_atomic
 from tools.netload import build_net
-from weights.hdf5 import datasets, layer_blobs, open_hdf5, read_checked
+from common.hdf5 import datasets, layer_blobs, open_hdf5, read_checked
 
 HELP = "run a net on reference inputs and compare every blob with real Caffe's"
 DATA_TOLERANCE = 1e-4

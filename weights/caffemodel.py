@@ -15,7 +15,7 @@ from common.errors import FCNError, open_input
 from common.atomic import write_atomic
 from netspec.upgrade import upgrade_net
 from weights.blobs import legacy_shape, to_proto
-from weights.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
+from common.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
 from weights.npz import read_npz
 from weights.wire import Caffemodel
 

@@ -8,7 +8,7 @@ from common.errors import FCNError
 from common.atomic import write_atomic
 from weights.blobs import to_proto
 from weights.caffemodel import hdf5_layers, is_hdf5, read_weights
-from weights.hdf5 import declared_bytes, open_hdf5, write_groups
+from common.hdf5 import declared_bytes, open_hdf5, write_groups
 from weights.npz import read_npz, write_npz
 from weights.wire import Caffemodel
 
