@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
-# 100,000 mutations of the reference prototxts and caffemodels (tests/fuzz).
+# 50,000 mutations of each fuzz target (tests/fuzz): prototxts, caffemodels, HDF5 weights, images.
 fuzz: install
 	FCN_FUZZ_EXAMPLES=50000 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 
