@@ -6,6 +6,9 @@ gradients are wanted. Parameter gradients accumulate (the solver clears them);
 bottom gradients are overwritten.
 """
 from common.errors import FCNError
+from layers.blob import Blob
+from layers.fillers import fill
+from layers.options import Options
 
 REGISTRY = {}
 
@@ -19,12 +22,12 @@ def register(*type_names):
     return decorate
 
 
-def create_layer(param, phase):
+def create_layer(param, phase, options=None, rng=None):
     cls = REGISTRY.get(param.type)
     if cls is None:
         known = ", ".join(sorted(REGISTRY))
         raise FCNError(f"layer {param.name!r}: unknown type {param.type!r}; the known types are: {known}")
-    return cls(param, phase)
+    return cls(param, phase, options, rng)
 
 
 class Layer:
@@ -40,13 +43,59 @@ class Layer:
     def allow_force_backward(self, bottom_index):
         return True
 
-    def __init__(self, param, phase):
+    def __init__(self, param, phase, options: Options | None = None, rng=None):
         self.param = param
         self.name = param.name
         self.phase = phase
+        # How to run (threads, algorithms, budgets) and the net's random
+        # generator (fillers, Dropout, shuffles): passed in by the Net.
+        self.options = options if options is not None else Options.from_environment()
+        self.workers = self.options.workers
+        self.rng = rng if rng is not None else self.options.make_rng()
         self.blobs = []            # learnable parameters, as Blobs
         self.param_propagate_down = []
         self.loss_weights = []
+
+    def layer_setup(self, bottom, top):
+        """Caffe's Layer::SetUp, the one way every layer is made ready (by
+        the Net and by the gradient checker alike): check the blob counts,
+        set up, reshape, then the loss weights."""
+        self.check_counts(bottom, top)
+        self.setup(bottom, top)
+        self.reshape(bottom, top)
+        self._set_loss_weights(top)
+
+    def _set_loss_weights(self, top):
+        weights = list(self.param.loss_weight)
+        if weights and len(weights) != len(top):
+            raise self.error(f"loss_weight has {len(weights)} values for {len(top)} tops")
+        if not weights and self.is_loss:
+            weights = [1.0] + [0.0] * (len(top) - 1)
+            # Caffe's LossLayer records its default weight in the layer's
+            # parameters, so saved nets carry it; so do ours.
+            self.param.loss_weight.extend(weights)
+        self.loss_weights = weights or [0.0] * len(top)
+
+    def add_param(self, shape, filler=None) -> Blob:
+        """The next learnable blob, of `shape`, filled by `filler` on first
+        use (never, if weights are loaded into it first)."""
+        shape = tuple(shape)
+        blob = Blob(shape, name=f"{self.name}/{len(self.blobs)}")
+        if filler is not None:
+            rng = self.rng
+            blob.fill_with(lambda: fill(filler, shape, rng))
+        self.blobs.append(blob)
+        return blob
+
+    def forward_fused(self, bottom, top, follower):
+        """Forward with the in-place layer `follower` applied to the top as
+        it is made; only for a follower that `fuses_with` accepted."""
+        raise NotImplementedError
+
+    def fuses_with(self, follower) -> bool:
+        """Whether this layer can apply `follower` (an in-place layer right
+        after it on its one top) while its output is still in cache."""
+        return False
 
     # Error helper: every message names the layer and its type.
     def error(self, message):

@@ -5,7 +5,6 @@ Caffe; the affine part is a separate Scale layer."""
 import numpy as np
 
 from layers.base import Layer, register
-from layers.blob import Blob
 from netspec import caffe_pb2
 
 
@@ -16,8 +15,8 @@ class BatchNorm(Layer):
         self.use_global = p.use_global_stats if p.HasField("use_global_stats") else self.phase == caffe_pb2.TEST
         self.fraction, self.eps = p.moving_average_fraction, p.eps
         channels = bottom[0].shape[1] if bottom[0].num_axes > 1 else 1
-        self.blobs = [Blob((channels,), name=f"{self.name}/0"), Blob((channels,), name=f"{self.name}/1"),
-                      Blob((1,), name=f"{self.name}/2")]
+        for shape in ((channels,), (channels,), (1,)):
+            self.add_param(shape)      # zeros: sums of statistics, never filled
         for i in range(3):
             if len(self.param.param) == i:
                 self.param.param.add(lr_mult=0)

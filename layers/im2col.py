@@ -1,4 +1,5 @@
-"""im2col and col2im: the two loops that turn convolution into GEMM.
+"""im2col + GEMM, the convolution algorithm Caffe itself runs, and its two
+loops, im2col and col2im.
 
 `col` has one row per (channel, kernel row, kernel column) and one column per
 output pixel, Caffe's layout, so the GEMM operands stay contiguous. Both work
@@ -12,10 +13,8 @@ import threading
 import numba
 import numpy as np
 
-from layers.threads import even_split
-
-# Floats of col a band may fill: 8 MB, large enough for full-speed GEMMs.
-COL_BUDGET = 1 << 21
+from layers.conv_algorithm import ConvAlgorithm
+from layers.kernels import relu_in_place
 
 
 @numba.njit(nogil=True, cache=True)
@@ -73,14 +72,6 @@ def col2im(col, kh, kw, ph, pw, sh, sw, dh, dw, ow, y0, y1, c0, c1, img):
                             img[c, iy, x * sw + shift] += col[row, base + x]
 
 
-def bands(rows_of_col, oh, ow, weights=0):
-    """Bands [y0, y1) of output rows whose col matrix fits the budget: more
-    for a layer with many weights (up to 4x), since each band streams them
-    all from memory again (fc6 has 103M)."""
-    budget = min(max(COL_BUDGET, weights), 4 * COL_BUDGET)
-    return even_split(oh, budget // max(1, rows_of_col * ow))
-
-
 class Workspace(threading.local):
     """A float32 buffer per thread, reused by every layer in turn (Caffe's
     col_buffer): im2col allocates nothing after the first pass."""
@@ -96,3 +87,117 @@ class Workspace(threading.local):
 
 
 WORKSPACE = Workspace()
+
+
+def accumulate_gemm(a, b, c, budget):
+    """c += a @ b, a block of c's columns at a time, so that the temporary
+    product stays under `budget` floats (fc6's whole weight gradient is
+    411 MB)."""
+    step = max(1, budget // max(1, c.shape[0]))
+    for k0 in range(0, c.shape[1], step):
+        c[:, k0:k0 + step] += a @ b[:, k0:k0 + step]
+
+
+class Im2colGemm(ConvAlgorithm):
+    """out (K, oh*ow) = W (K, C*kh*kw) @ col, through bands of output rows
+    whose col matrix fits the options' budget (conv1_2 of FCN at 500x500
+    would need a col of 1.1 GB whole)."""
+    name = "im2col + GEMM"
+
+    def bands(self, channels, out_hw, weights):
+        """Bands [y0, y1) of output rows whose col matrix fits the budget:
+        more for a layer with many weights (up to 4x), since each band
+        streams them all from memory again (fc6 has 103M)."""
+        g, (oh, ow) = self.geometry, out_hw
+        limit = self.options.col_budget
+        budget = min(max(limit, weights), 4 * limit)
+        return self.workers.even_split(oh, budget // max(1, channels * g.kh * g.kw * ow))
+
+    def col_band(self, image, ow, y0, y1, parallel_rows=False):
+        """The col matrix of output rows [y0, y1) of one (C, H, W) image, in
+        this thread's workspace; its rows spread over the workers if asked."""
+        g = self.geometry
+        rows = image.shape[0] * g.kh * g.kw
+        col = WORKSPACE.get(rows, (y1 - y0) * ow)
+
+        def fill(span):
+            im2col(image, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1, span[0], span[1], col)
+        if parallel_rows:
+            self.workers.parallel(fill, self.workers.split(rows))
+        else:
+            fill((0, rows))
+        return col
+
+    def slices(self, rows):
+        """(group, start, stop): the rows of each group cut for the workers."""
+        parts = -(-self.workers.count // self.group)
+        return [(k, a, b) for k in range(self.group) for a, b in self.workers.split(rows, parts)]
+
+    def forward(self, image, weights, bias, out, relu_slope=None):
+        """Many bands: one band per worker. Few (small or pointwise layers):
+        each worker takes a slice of the output channels, so fc6's 411 MB
+        of weights stream once. Bias and ReLU while the band is in cache."""
+        w = weights.reshape(self.group, weights.shape[0] // self.group, -1)
+        oh, ow = out.shape[1:]
+        out3 = out.reshape(self.group, -1, oh * ow)
+        bias2 = None if bias is None else bias.reshape(self.group, -1, 1)
+        band_list = self.bands(image.shape[0], (oh, ow), w.size)
+
+        def finish(block, block_bias):
+            if block_bias is not None:
+                block += block_bias
+            if relu_slope is not None:
+                relu_in_place(block, np.float32(relu_slope))
+        if len(band_list) >= self.workers.count:
+            def band_work(band):
+                y0, y1 = band
+                col3 = self.col_band(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
+                for k in range(self.group):
+                    block = out3[k][:, y0 * ow:y1 * ow]
+                    np.matmul(w[k], col3[k], out=block)
+                    finish(block, None if bias2 is None else bias2[k])
+            self.workers.parallel(band_work, band_list)
+            return
+        for y0, y1 in band_list:
+            col3 = self.col_band(image, ow, y0, y1, parallel_rows=True).reshape(self.group, -1, (y1 - y0) * ow)
+
+            def channel_work(s):
+                k, a, b = s
+                block = out3[k][a:b, y0 * ow:y1 * ow]
+                np.matmul(w[k][a:b], col3[k], out=block)
+                finish(block, None if bias2 is None else bias2[k][a:b])
+            self.workers.parallel(channel_work, self.slices(w.shape[1]))
+
+    def backward_data(self, out_diff, weights, image_diff):
+        """image_diff = col2im(W^T @ out_diff), band by band; each worker
+        takes a slice of the image's channels, whose col2im no other touches."""
+        g = self.geometry
+        w = weights.reshape(self.group, weights.shape[0] // self.group, -1)
+        c = image_diff.shape[0]
+        cg, per = c // self.group, g.kh * g.kw
+        oh, ow = out_diff.shape[1:]
+        od = out_diff.reshape(self.group, -1, oh * ow)
+        slices = self.slices(cg)
+        image_diff[...] = 0
+        for y0, y1 in self.bands(c, (oh, ow), w.size):
+            col = WORKSPACE.get(c * per, (y1 - y0) * ow)
+            col3 = col.reshape(self.group, cg * per, -1)
+
+            def work(s):
+                k, a, b = s
+                np.matmul(w[k].T[a * per:b * per], od[k][:, y0 * ow:y1 * ow], out=col3[k][a * per:b * per])
+                col2im(col, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1,
+                       k * cg + a, k * cg + b, image_diff)
+            self.workers.parallel(work, slices)
+
+    def weight_gradient(self, image, out_diff, weight_diff):
+        """weight_diff += out_diff @ col^T, band by band; each worker takes
+        a slice of the output channels."""
+        wd = weight_diff.reshape(self.group, weight_diff.shape[0] // self.group, -1)
+        oh, ow = out_diff.shape[1:]
+        od = out_diff.reshape(self.group, -1, oh * ow)
+        budget = self.options.product_budget
+        for y0, y1 in self.bands(image.shape[0], (oh, ow), wd.size):
+            col3 = self.col_band(image, ow, y0, y1, parallel_rows=True).reshape(self.group, -1, (y1 - y0) * ow)
+            self.workers.parallel(lambda s: accumulate_gemm(od[s[0]][s[1]:s[2], y0 * ow:y1 * ow], col3[s[0]].T,
+                                                            wd[s[0]][s[1]:s[2]], budget), self.slices(wd.shape[1]))

@@ -3,10 +3,7 @@ or (K, N) with transpose: true), as Caffe's fully connected layer."""
 import numpy as np
 
 from common import sizes
-from layers import random
 from layers.base import Layer, register
-from layers.blob import Blob
-from layers.fillers import fill
 
 
 @register("InnerProduct")
@@ -19,14 +16,9 @@ class InnerProduct(Layer):
         self.k = sizes.count(bottom[0].shape[self.axis:])
         self.transpose = p.transpose
         shape = (self.k, p.num_output) if self.transpose else (p.num_output, self.k)
-        rng = random.rng()
-        weight = Blob(shape, name=f"{self.name}/0")
-        weight.fill_with(lambda: fill(p.weight_filler, shape, rng))
-        self.blobs = [weight]
+        self.add_param(shape, p.weight_filler)
         if p.bias_term:
-            bias = Blob((p.num_output,), name=f"{self.name}/1")
-            bias.fill_with(lambda: fill(p.bias_filler, (p.num_output,), rng))
-            self.blobs.append(bias)
+            self.add_param((p.num_output,), p.bias_filler)
 
     def reshape(self, bottom, top):
         k = sizes.count(bottom[0].shape[self.axis:])

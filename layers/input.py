@@ -2,7 +2,6 @@
 
 from common.errors import FCNError
 from common.hdf5 import open_hdf5, read_checked
-from layers import random
 from layers.base import Layer, register
 
 
@@ -48,7 +47,6 @@ class HDF5Data(Layer):
             raise self.error("batch_size must be positive")
         self.batch_size = p.batch_size
         self.shuffle = p.shuffle
-        self.rng = random.rng()
         self.file_order = list(range(len(self.files)))
         self.names = [blob.name for blob in top]
         self.current_file = 0

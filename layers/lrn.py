@@ -9,8 +9,7 @@ import numba
 import numpy as np
 
 from layers.base import Layer, register
-from layers.pooling import ave_pool, ave_pool_backward
-from layers.threads import in_slices
+from layers.kernels import ave_pool, ave_pool_backward
 from netspec import caffe_pb2
 
 
@@ -75,6 +74,7 @@ class LRN(Layer):
     def setup(self, bottom, top):
         p = self.param.lrn_param
         self.size, self.alpha, self.beta, self.k = p.local_size, p.alpha, p.beta, p.k
+        self.scale = None          # across channels: the scale array backward reads
         if self.size % 2 == 0:
             raise self.error(f"local_size must be odd, got {self.size}")
         self.across = p.norm_region == caffe_pb2.LRNParameter.ACROSS_CHANNELS
@@ -88,21 +88,21 @@ class LRN(Layer):
     def _pool(self, squares):
         pooled = np.empty_like(squares)
         s, p = self.size, self.pre_pad
-        in_slices(ave_pool, squares.shape[0] * squares.shape[1], np.ascontiguousarray(squares), s, s, 1, 1, p, p, pooled)
+        self.workers.in_slices(ave_pool, squares.shape[0] * squares.shape[1], np.ascontiguousarray(squares),
+                               s, s, 1, 1, p, p, pooled)
         return pooled
 
-    @staticmethod
-    def _by_pixels(kernel, blob, *args):
+    def _by_pixels(self, kernel, blob, *args):
         """kernel(*args, p0, p1) over slices of the pixels, one per worker;
         arrays go in as (N, C, pixels)."""
         n, c = blob.shape[:2]
         flat = [a.reshape(n, c, -1) if isinstance(a, np.ndarray) else a for a in args]
-        in_slices(kernel, blob.count // max(1, n * c), *flat)
+        self.workers.in_slices(kernel, blob.count // max(1, n * c), *flat)
 
     def forward(self, bottom, top):
         x = bottom[0].data
         if self.across:
-            if getattr(self, "scale", None) is None or self.scale.shape != x.shape:
+            if self.scale is None or self.scale.shape != x.shape:
                 self.scale = np.empty_like(x)
             self._by_pixels(across_forward, bottom[0], np.ascontiguousarray(x), self.size,
                             np.float32(self.alpha / self.size), np.float32(self.k), np.float32(self.beta),
@@ -124,6 +124,6 @@ class LRN(Layer):
         inner = dy * x * np.float32(-self.beta * self.alpha) * self.scale ** np.float32(-self.beta - 1)
         spread = np.zeros_like(x)
         s, p = self.size, self.pre_pad
-        in_slices(ave_pool_backward, spread.shape[0] * spread.shape[1],
-                  np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
+        self.workers.in_slices(ave_pool_backward, spread.shape[0] * spread.shape[1],
+                               np.ascontiguousarray(inner), s, s, 1, 1, p, p, spread)
         np.copyto(bottom[0].diff, dy * falloff + 2 * x * spread)

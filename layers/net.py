@@ -5,7 +5,7 @@ filtered by include/exclude rules, Split layers inserted where one blob feeds
 several layers, in-place layers sharing their blob, which layers need
 backward, and learnable blobs shared by ParamSpec name.
 """
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, namedtuple
 
 import numpy as np
 
@@ -13,10 +13,15 @@ from netspec import caffe_pb2
 from common.errors import FCNError
 from layers.base import create_layer
 from layers.blob import Arena, Blob
+from layers.options import Options
 from layers.threads import single_threaded_blas
-import layers.registry  # noqa: F401  (registers every layer type)
+import layers.all_layers  # noqa: F401  (registers every layer type)
 
 TRAIN, TEST = caffe_pb2.TRAIN, caffe_pb2.TEST
+
+# One distinct learnable parameter: its blob (the owner, where shared by
+# name), its ParamSpec multipliers, and the layer and index that own it.
+Learnable = namedtuple("Learnable", "blob lr_mult decay_mult layer index")
 
 
 def phase_value(phase):
@@ -120,9 +125,12 @@ class Net:
     that is 400 MB of FCN-8s's 640 MB of diffs). Their buffers are lent to
     the blobs that come next."""
 
-    def __init__(self, net_param, phase=TEST, stages=(), level=0, source="<net>", keep_blobs=False):
+    def __init__(self, net_param, phase=TEST, stages=(), level=0, source="<net>", keep_blobs=False,
+                 options: Options | None = None):
         phase = phase_value(phase)
         self.source = source
+        self.options = options if options is not None else Options.from_environment()
+        self.rng = self.options.make_rng()     # every layer's fillers, Dropout, shuffles
         state = caffe_pb2.NetState(phase=phase, level=level)
         state.stage.extend(stages)
         if net_param.HasField("state"):
@@ -139,7 +147,7 @@ class Net:
             raise FCNError(f"{source}: {err}") from None
         self.frees = self._plan_lifetimes() if phase == TEST and not keep_blobs else [[] for _ in self.layers]
         self.diff_frees = [[] for _ in self.layers] if keep_blobs else self._plan_diff_lifetimes()
-        self.folds = self._plan_folds()
+        self.fusions = self._plan_fusions()
         self.arena = Arena()
         for blob in {b for frees in self.frees for b in frees}:
             blob.allocator = self.arena.take
@@ -174,7 +182,7 @@ class Net:
             if param.propagate_down and len(param.propagate_down) != len(param.bottom):
                 raise FCNError(f"layer {param.name!r}: propagate_down has {len(param.propagate_down)} "
                                f"values for {len(param.bottom)} bottoms")
-            layer = create_layer(param, self.phase)
+            layer = create_layer(param, self.phase, self.options, self.rng)
             bottom, bottom_back = [], []
             for j, name in enumerate(param.bottom):
                 blob = self.blobs[name]
@@ -196,10 +204,7 @@ class Net:
                 top.append(blob)
                 if param.type == "Input":
                     self.inputs.append(name)
-            layer.check_counts(bottom, top)
-            layer.setup(bottom, top)
-            layer.reshape(bottom, top)
-            self._set_loss_weights(layer, top)
+            layer.layer_setup(bottom, top)
             layer.param_propagate_down = []
             specs = list(param.param)
             for k in range(len(layer.blobs)):
@@ -214,17 +219,6 @@ class Net:
             self.top_vecs.append(top)
             self.bottom_need_backward.append(bottom_back)
             self.layer_need_backward.append(back)
-
-    def _set_loss_weights(self, layer, top):
-        weights = list(layer.param.loss_weight)
-        if weights and len(weights) != len(top):
-            raise layer.error(f"loss_weight has {len(weights)} values for {len(top)} tops")
-        if not weights and layer.is_loss:
-            weights = [1.0] + [0.0] * (len(top) - 1)
-            # Caffe's LossLayer records its default weight in the layer's
-            # parameters, so saved nets carry it; so do ours.
-            layer.param.loss_weight.extend(weights)
-        layer.loss_weights = weights or [0.0] * len(top)
 
     def _plan_backward(self, force_backward):
         """Which layers and bottoms get gradients: Caffe's two passes."""
@@ -278,21 +272,21 @@ class Net:
         return [[blob for blob in top if not any(blob is b for b in bottom)]
                 for bottom, top in zip(self.bottom_vecs, self.top_vecs)]
 
-    def _plan_folds(self):
-        """{convolution: ReLU} for each in-place ReLU that directly follows a
-        Convolution on its one top (which carries no loss): a pass that runs
-        both lets the convolution apply the ReLU to its output while that is
-        still in cache, instead of reading and writing it all again (4% of
-        FCN-8s's forward pass). A pass that stops at the convolution leaves
-        its output as Caffe's would be, before the ReLU."""
-        folds = {}
+    def _plan_fusions(self):
+        """{layer: follower} for each in-place layer that directly follows a
+        layer on its one top (neither carrying a loss) and that the layer
+        declares it can fuse (layer.fuses_with: a Convolution and its ReLU).
+        A pass that runs both lets the layer apply the follower to its
+        output while that is still in cache, instead of reading and writing
+        it all again (4% of FCN-8s's forward pass). A pass that stops at the
+        layer leaves its output as Caffe's would be, before the follower."""
+        fusions = {}
         for i, (layer, after) in enumerate(zip(self.layers, self.layers[1:])):
             top = self.top_vecs[i]
-            if (layer.param.type == "Convolution" and after.param.type == "ReLU" and len(top) == 1
-                    and not layer.loss_weights[0] and self.bottom_vecs[i + 1] == top
-                    and self.top_vecs[i + 1] == top and not after.loss_weights[0]):
-                folds[i] = i + 1
-        return folds
+            if (len(top) == 1 and not layer.loss_weights[0] and self.bottom_vecs[i + 1] == top
+                    and self.top_vecs[i + 1] == top and not after.loss_weights[0] and layer.fuses_with(after)):
+                fusions[i] = i + 1
+        return fusions
 
     def keep(self, *names):
         """Never free these blobs nor their diffs."""
@@ -305,7 +299,7 @@ class Net:
     def _share_params(self):
         """Learnable blobs named in ParamSpec are shared: data and diff."""
         self.params = OrderedDict()
-        self.learnable = []     # (owner blob, lr_mult, decay_mult), one per distinct parameter
+        self.learnable = []     # [Learnable], one per distinct parameter
         owners = {}
         for layer in self.layers:
             specs = list(layer.param.param)
@@ -327,7 +321,7 @@ class Net:
                     continue
                 if spec.name:
                     owners[spec.name] = blob
-                self.learnable.append((blob, spec.lr_mult, spec.decay_mult, layer.name, k))
+                self.learnable.append(Learnable(blob, spec.lr_mult, spec.decay_mult, layer.name, k))
             if layer.blobs:
                 self.params[layer.name] = layer.blobs
 
@@ -353,15 +347,13 @@ class Net:
             for blob in top:
                 blob.freed = False
             if i != folded:
-                relu_index = self.folds.get(i)
-                if relu_index is not None and relu_index <= last:
-                    folded = relu_index
-                    layer.folded_relu = self.layers[folded].param.relu_param.negative_slope
+                follower = self.fusions.get(i)
                 layer.reshape(bottom, top)
-                try:
+                if follower is not None and follower <= last:
+                    folded = follower
+                    layer.forward_fused(bottom, top, self.layers[follower])
+                else:
                     layer.forward(bottom, top)
-                finally:
-                    layer.folded_relu = None
             for k, blob in enumerate(top):
                 if layer.loss_weights[k]:
                     loss += layer.loss_weights[k] * float(np.sum(blob.data, dtype=np.float64))

@@ -3,14 +3,10 @@
 Each backward uses what Caffe uses (the top for Sigmoid/TanH, the bottom
 otherwise), so in-place use behaves as it does in Caffe.
 """
-import numba
 import numpy as np
 
-from layers import random
 from layers.base import Layer, register
-from layers.blob import Blob
-from layers.fillers import fill
-from layers.threads import in_slices
+from layers.kernels import relu_backward, relu_forward
 from netspec import caffe_pb2
 
 
@@ -20,50 +16,20 @@ class Neuron(Layer):
             top[0].reshape(bottom[0].shape)
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def relu(v, slope):
-    """Caffe's ReLU: max(v, 0) + slope * min(v, 0)."""
-    return max(v, 0) + slope * min(v, 0)
-
-
-@numba.njit(nogil=True, cache=True)
-def relu_forward(x, slope, y, lo, hi):
-    """relu over [lo, hi) (y may be x)."""
-    for i in range(lo, hi):
-        y[i] = relu(x[i], slope)
-
-
-@numba.njit(nogil=True, cache=True)
-def relu_in_place(block, slope):
-    """relu over a 2-D block of a convolution's output, in place: a ReLU
-    folded into the convolution before it (see Net)."""
-    for r in range(block.shape[0]):
-        for c in range(block.shape[1]):
-            block[r, c] = relu(block[r, c], slope)
-
-
-@numba.njit(nogil=True, cache=True)
-def relu_backward(x, dy, slope, dx, lo, hi):
-    """dx = dy where x > 0, else dy * slope, over [lo, hi); one pass, no
-    temporaries (dx may be dy)."""
-    for i in range(lo, hi):
-        dx[i] = dy[i] if x[i] > 0 else dy[i] * slope
-
-
 @register("ReLU")
 class ReLU(Neuron):
     def forward(self, bottom, top):
         x = bottom[0].data.reshape(-1)
         slope = np.float32(self.param.relu_param.negative_slope)
         y = top[0].data.reshape(-1)
-        in_slices(relu_forward, x.size, x, slope, y)
+        self.workers.in_slices(relu_forward, x.size, x, slope, y)
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
             x = bottom[0].data.reshape(-1)
             slope = np.float32(self.param.relu_param.negative_slope)
             dy, dx = top[0].diff.reshape(-1), bottom[0].diff.reshape(-1)
-            in_slices(relu_backward, x.size, x, dy, slope, dx)
+            self.workers.in_slices(relu_backward, x.size, x, dy, slope, dx)
 
 
 @register("Sigmoid")
@@ -211,7 +177,6 @@ class Dropout(Neuron):
         if not 0 <= self.ratio < 1:
             raise self.error(f"dropout_ratio must be in [0, 1), got {self.ratio}")
         self.scale = np.float32(1.0 / (1.0 - self.ratio))
-        self.rng = random.rng()
 
     def forward(self, bottom, top):
         if self.phase != caffe_pb2.TRAIN:
@@ -240,9 +205,7 @@ class PReLU(Neuron):
         self.shared = p.channel_shared
         shape = () if self.shared else (channels,)
         filler = p.filler if p.HasField("filler") else caffe_pb2.FillerParameter(type="constant", value=0.25)
-        slope = Blob(shape, name=f"{self.name}/0")
-        slope.fill_with(lambda: fill(filler, shape, random.rng()))
-        self.blobs = [slope]
+        self.add_param(shape, filler)
 
     def _slope(self, x):
         a = self.blobs[0].data

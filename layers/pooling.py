@@ -11,7 +11,7 @@ import numpy as np
 
 from netspec import caffe_pb2
 from layers.base import Layer, register
-from layers.threads import in_slices
+from layers.kernels import ave_pool, ave_pool_backward
 
 PP = caffe_pb2.PoolingParameter
 
@@ -101,49 +101,6 @@ def max_pool_backward(dy, mask, dx, lo, hi):
                     dx[i, j, where // w, where % w] += dy[i, j, y, xo]
 
 
-@numba.njit(cache=True, inline="always")
-def ave_window(o, stride, pad, kernel, size):
-    """The window of output `o` clipped to the image, and its extent clipped
-    to the padded image: what AVE divides by, as in Caffe."""
-    start = o * stride - pad
-    end = min(start + kernel, size + pad)
-    return max(start, 0), min(end, size), end - start
-
-
-@numba.njit(nogil=True, cache=True)
-def ave_pool(x, kh, kw, sh, sw, ph, pw, out, lo, hi):
-    n, c, h, w = x.shape
-    oh, ow = out.shape[2], out.shape[3]
-    for nc in range(lo, hi):
-        i, j = nc // c, nc % c
-        for y in range(oh):
-            y0, y1, ey = ave_window(y, sh, ph, kh, h)
-            for xo in range(ow):
-                x0, x1, ex = ave_window(xo, sw, pw, kw, w)
-                total = 0.0
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        total += x[i, j, yy, xx]
-                out[i, j, y, xo] = total / (ey * ex)
-
-
-@numba.njit(nogil=True, cache=True)
-def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx, lo, hi):
-    """Spreads each output's gradient over its window; dx starts at zero."""
-    n, c, h, w = dx.shape
-    oh, ow = dy.shape[2], dy.shape[3]
-    for nc in range(lo, hi):
-        i, j = nc // c, nc % c
-        for y in range(oh):
-            y0, y1, ey = ave_window(y, sh, ph, kh, h)
-            for xo in range(ow):
-                x0, x1, ex = ave_window(xo, sw, pw, kw, w)
-                share = dy[i, j, y, xo] / (ey * ex)
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        dx[i, j, yy, xx] += share
-
-
 def pooled_size(size, kernel, stride, pad, ceil_mode=True):
     """Caffe's output size along one axis."""
     rounding = math.ceil if ceil_mode else math.floor
@@ -160,6 +117,7 @@ class Pooling(Layer):
     def setup(self, bottom, top):
         p = self.param.pooling_param
         self.method = p.pool
+        self.mask = None           # MAX: the argmax of each window, where backward reads it
         if self.method == PP.STOCHASTIC:
             raise self.error("STOCHASTIC pooling is not supported (Caffe implements it on GPU only)")
         self.global_pooling = p.global_pooling
@@ -204,7 +162,7 @@ class Pooling(Layer):
         # Caffe's argmax mask (int32, as its Blob<int>), only where backward
         # or a mask top will read it: pool1's is 31 MB at 500x500.
         shape = (n, c, oh, ow) if self.method == PP.MAX and (self.need_backward or len(top) == 2) else (0, 0, 0, 0)
-        if getattr(self, "mask", None) is None or self.mask.shape != shape:
+        if self.mask is None or self.mask.shape != shape:
             self.mask = np.empty(shape, np.int32)
 
     def forward(self, bottom, top):
@@ -212,12 +170,12 @@ class Pooling(Layer):
         planes = x.shape[0] * x.shape[1]
         args = (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw)
         if self.method == PP.AVE:
-            in_slices(ave_pool, planes, x, *args, top[0].data)
+            self.workers.in_slices(ave_pool, planes, x, *args, top[0].data)
             return
         if args == (2, 2, 2, 2, 0, 0):
-            in_slices(max_pool_2x2, planes, x, top[0].data, self.mask)
+            self.workers.in_slices(max_pool_2x2, planes, x, top[0].data, self.mask)
         else:
-            in_slices(max_pool, planes, x, *args, top[0].data, self.mask)
+            self.workers.in_slices(max_pool, planes, x, *args, top[0].data, self.mask)
         if len(top) == 2:
             top[1].data[...] = self.mask
 
@@ -232,6 +190,6 @@ class Pooling(Layer):
             if self.mask.size == 0:
                 raise self.error("backward was not planned for this layer (no gradient reaches it), "
                                  "so its forward kept no argmax")
-            in_slices(max_pool_backward, planes, dy, self.mask, dx)
+            self.workers.in_slices(max_pool_backward, planes, dy, self.mask, dx)
         else:
-            in_slices(ave_pool_backward, planes, dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, dx)
+            self.workers.in_slices(ave_pool_backward, planes, dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, dx)

@@ -19,10 +19,6 @@ BUILTIN_MODULES = {
     "pascalcontext_layers": "layers.data.pascalcontext",
 }
 
-# False (fcn --no-python-layers) refuses every Python layer whose module is
-# not one of the release's data modules above, which are this project's own
-# code: a prototxt from an untrusted source then imports nothing.
-ALLOW_PYTHON_LAYERS = True
 
 
 LAYER_METHODS = ("setup", "reshape", "forward", "backward")
@@ -33,10 +29,12 @@ class Python(Layer):
     bottoms = (0, None)
     tops = (0, None)
 
-    def __init__(self, param, phase):
-        super().__init__(param, phase)
+    def __init__(self, param, phase, options=None, rng=None):
+        super().__init__(param, phase, options, rng)
         p = param.python_param
-        if not ALLOW_PYTHON_LAYERS and p.module not in BUILTIN_MODULES:
+        # Untrusted (fcn --no-python-layers): only the release's data modules,
+        # which are this project's own code; a prototxt then imports nothing.
+        if not self.options.trust_python_layers and p.module not in BUILTIN_MODULES:
             raise self.error(f"refusing Python layer module {p.module!r} (--no-python-layers): "
                              "only the FCN release's data modules are allowed")
         if not p.module or not p.layer:
@@ -53,7 +51,7 @@ class Python(Layer):
             # Never call what is not a layer class: `os.system` is callable too.
             raise self.error(f"{p.module}.{p.layer} is not a layer class (a class with "
                              f"{', '.join(LAYER_METHODS)})")
-        impl = cls(param, phase) if isinstance(cls, type) and issubclass(cls, Layer) else cls()
+        impl = cls(param, phase, self.options, self.rng) if issubclass(cls, Layer) else cls()
         impl.param_str = p.param_str
         impl.phase = phase
         impl.name = param.name
@@ -73,3 +71,9 @@ class Python(Layer):
 
     def backward(self, top, propagate_down, bottom):
         self.impl.backward(top, propagate_down, bottom)
+
+    def rewind(self):
+        """A restored solver restarts data layers (Caffe does not save their
+        position): passed on to a Python layer that has a position."""
+        if callable(getattr(self.impl, "rewind", None)):
+            self.impl.rewind()

@@ -5,10 +5,7 @@ bottom[0]'s from `axis`, for `num_axes` axes (-1: to the end).
 """
 import numpy as np
 
-from layers import random
 from layers.base import Layer, register
-from layers.blob import Blob
-from layers.fillers import fill
 from netspec import caffe_pb2
 
 
@@ -40,18 +37,12 @@ class _Broadcast(Layer):
 class Scale(_Broadcast):
     def setup(self, bottom, top):
         p = self.param.scale_param
-        rng = random.rng()
         self.blobs = []
         if len(bottom) == 1:
-            shape = self._param_shape(bottom, p)
             filler = p.filler if p.HasField("filler") else caffe_pb2.FillerParameter(type="constant", value=1)
-            self.blobs.append(Blob(shape, name=f"{self.name}/0"))
-            self.blobs[0].fill_with(lambda: fill(filler, shape, rng))
+            self.add_param(self._param_shape(bottom, p), filler)
         if p.bias_term:
-            shape = self._param_shape(bottom, p) if len(bottom) == 1 else bottom[1].shape
-            bias = Blob(shape, name=f"{self.name}/{len(self.blobs)}")
-            bias.fill_with(lambda: fill(p.bias_filler, shape, rng))
-            self.blobs.append(bias)
+            self.add_param(self._param_shape(bottom, p) if len(bottom) == 1 else bottom[1].shape, p.bias_filler)
 
     def _factor(self, bottom):
         return bottom[1] if len(bottom) == 2 else self.blobs[0]
@@ -95,10 +86,7 @@ class Bias(_Broadcast):
         p = self.param.bias_param
         self.blobs = []
         if len(bottom) == 1:
-            shape = self._param_shape(bottom, p)
-            bias = Blob(shape, name=f"{self.name}/0")
-            bias.fill_with(lambda: fill(p.filler, shape, random.rng()))
-            self.blobs.append(bias)
+            self.add_param(self._param_shape(bottom, p), p.filler)
 
     def _bias(self, bottom):
         return bottom[1] if len(bottom) == 2 else self.blobs[0]

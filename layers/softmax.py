@@ -63,6 +63,7 @@ class SoftmaxWithLoss(Layer):
     def setup(self, bottom, top):
         p = self.param.loss_param
         self.ignore_label = p.ignore_label if p.HasField("ignore_label") else None
+        self.prob = None           # the softmax backward reads
         self.mode = normalization_mode(p)
 
     def reshape(self, bottom, top):
@@ -76,7 +77,7 @@ class SoftmaxWithLoss(Layer):
         top[0].reshape(())
         if len(top) == 2:
             top[1].reshape(scores.shape)
-        if getattr(self, "prob", None) is None or self.prob.shape != scores.shape:
+        if self.prob is None or self.prob.shape != scores.shape:
             self.prob = np.empty(scores.shape, np.float32)
 
     def _labels(self, bottom):

@@ -10,14 +10,11 @@ their work (bands of output rows, slices of channels, planes) to this one
 pool, one slice per worker at a time.
 """
 import ctypes
-import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-_pool = None
 _blas = None
 _depth = threading.local()
 
@@ -71,39 +68,66 @@ def single_threaded_blas():
                 setter(count)
 
 
-def parallel(work, items):
-    """work(item) for every item, spread over the workers; the first error
-    is raised here. Not to be nested: workers must not call it."""
-    items = list(items)
-    if WORKERS == 1 or len(items) <= 1:
-        for item in items:
-            work(item)
-        return
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="fcn-worker")
-    for future in [_pool.submit(work, item) for item in items]:
-        future.result()
+class Workers:
+    """A pool of `count` threads and the ways layers hand it work. One pool
+    per count for the whole process (Workers.of): threads are a resource of
+    the machine, not of a net."""
+
+    _pools: dict = {}
+    _inside = threading.local()      # set on the pool's own threads
+
+    def __init__(self, count: int):
+        self.count = count
+        self._pool = None
+
+    @classmethod
+    def of(cls, count: int) -> "Workers":
+        if count not in cls._pools:
+            cls._pools[count] = cls(count)
+        return cls._pools[count]
+
+    def parallel(self, work, items) -> None:
+        """work(item) for every item, spread over the workers; the first
+        error is raised here. A worker calling it would wait on itself."""
+        if getattr(Workers._inside, "value", False):
+            raise RuntimeError("Workers.parallel called from a worker: the pool would wait on itself")
+        items = list(items)
+        if self.count == 1 or len(items) <= 1:
+            for item in items:
+                work(item)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="fcn-worker",
+                                            initializer=_mark_worker)
+        for future in [self._pool.submit(work, item) for item in items]:
+            future.result()
+
+    def in_slices(self, kernel, count, *args) -> None:
+        """kernel(*args, start, stop) over range(count), a slice per worker."""
+        self.parallel(lambda span: kernel(*args, *span), self.split(count))
+
+    def split(self, count, parts=None):
+        """[start, stop) ranges cutting range(count) into at most `parts`
+        (default: one per worker) pieces."""
+        return split(count, self.count if parts is None else parts)
+
+    def even_split(self, count, most, least=1):
+        """[start, stop) ranges of at most `most` items (at least `least`
+        ranges) covering range(count), as even as they come; when there are
+        several, as many as a multiple of the workers, so that none waits
+        idle for another's last one."""
+        parts = max(least, -(-count // max(1, most)))
+        if parts > 1:
+            parts = -(-parts // self.count) * self.count
+        return split(count, parts)
 
 
-def in_slices(kernel, count, *args):
-    """kernel(*args, start, stop) over range(count), a slice per worker."""
-    parallel(lambda span: kernel(*args, *span), split(count))
+def _mark_worker():
+    Workers._inside.value = True
 
 
-def split(count, parts=WORKERS):
+def split(count, parts):
     """[start, stop) ranges cutting range(count) into at most `parts` pieces."""
     parts = max(1, min(parts, count))
     edges = [count * i // parts for i in range(parts + 1)]
     return [(edges[i], edges[i + 1]) for i in range(parts) if edges[i + 1] > edges[i]]
-
-
-def even_split(count, most, least=1):
-    """[start, stop) ranges of at most `most` items (at least `least` ranges)
-    covering range(count), as even as they come; when there are several,
-    as many as a multiple of the workers, so that none waits idle for
-    another's last one."""
-    parts = max(least, -(-count // max(1, most)))
-    if parts > 1:
-        parts = -(-parts // WORKERS) * WORKERS
-    return split(count, parts)

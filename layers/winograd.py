@@ -19,22 +19,12 @@ gradient over the tiles and carries the 16 sums back to the 3x3 kernels.
 Like im2col it runs band by band (a band is a block of tiles) through a
 per-thread workspace, one band per worker.
 """
-import os
-
 import numba
 import numpy as np
 
+from layers.conv_algorithm import ConvAlgorithm
 from layers.im2col import WORKSPACE
-from layers.neuron import relu
-from layers.threads import WORKERS, even_split, in_slices, parallel
-
-# FCN_CONV=im2col keeps every convolution on im2col + GEMM, Caffe's own
-# order of arithmetic, for comparisons down to the last bits.
-ENABLED = os.environ.get("FCN_CONV", "") != "im2col"
-
-# Floats of transformed input and products a band may hold (32 MB): the
-# same bound as im2col's largest band, so the workspace never grows past it.
-TILE_BUDGET = 1 << 23
+from layers.kernels import relu
 
 
 def suits(geometry, group, channels_in, channels_out):
@@ -197,16 +187,6 @@ def untransform_weights(s, wd, k0, k1):
                 wd[k, c, i, 2] += 0.5 * (r[i, 1] + r[i, 2]) + r[i, 3]
 
 
-def tile_bands(tiles_h, tiles_w, per_tile):
-    """Bands (ty0, ty1, tx0, tx1) of at most TILE_BUDGET // per_tile tiles,
-    even in size: whole rows of tiles, at least one band per worker; a row
-    too wide for the budget is cut across."""
-    most = max(1, TILE_BUDGET // per_tile)
-    if tiles_w <= most:
-        return [(y0, y1, 0, tiles_w) for y0, y1 in even_split(tiles_h, most // tiles_w, WORKERS)]
-    return [(y, y + 1, x0, x1) for y in range(tiles_h) for x0, x1 in even_split(tiles_w, most)]
-
-
 def plane_stride(floats):
     """Floats between two of the 16 planes of a band or of the transformed
     kernels: one cache line past a multiple of 4 KB. The transforms read or
@@ -229,50 +209,85 @@ def band_planes(band, channels, k):
     return v, m
 
 
-def convolve(image, weights, bias, pad, out, transposed=False, relu_slope=None):
-    """out (K, oh, ow) = the 3x3 stride-1 convolution of image (C, h, w) with
-    weights (K, C, 3, 3) and pad (ph, pw), plus bias (K,) or None, through
-    a ReLU of that negative slope unless None. With `transposed`, weights
-    are (C, K, 3, 3) and the convolution is the transpose of theirs
-    (backward-data of a convolution, or deconvolution)."""
-    channels, k = image.shape[0], out.shape[0]
-    u = np.empty((16, plane_stride(k * channels)), np.float32)[:, :k * channels].reshape(16, k, channels)
-    in_slices(transform_weights, k, weights, transposed, u)
-    bias = np.zeros(k, np.float32) if bias is None else bias
-    rectify, slope = relu_slope is not None, np.float32(relu_slope or 0)
-    tiles_h, tiles_w = -(-out.shape[1] // 2), -(-out.shape[2] // 2)
+class Winograd(ConvAlgorithm):
+    """F(2x2, 3x3) for the three passes; a grouped layer runs its groups one
+    after the other. Bands of tiles hold at most the options' tile budget
+    of transformed input and products (32 MB: im2col's largest band, so
+    the workspace never grows past it)."""
+    name = "Winograd F(2x2, 3x3)"
 
-    def band_work(band):
-        ty0, ty1, tx0, tx1 = band
-        v, m = band_planes(band, channels, k)
-        transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
-        np.matmul(u, v, out=m)
-        transform_output(m, bias, rectify, slope, ty0, ty1, tx0, tx1, out)
-    parallel(band_work, tile_bands(tiles_h, tiles_w, 16 * (channels + k)))
+    def forward(self, image, weights, bias, out, relu_slope=None):
+        ph, pw = self.geometry.ph, self.geometry.pw
+        for i, o in self.group_slices():
+            self.convolve(image[i], weights[o], None if bias is None else bias[o], (ph, pw), out[o],
+                          relu_slope=relu_slope)
 
+    def backward_data(self, out_diff, weights, image_diff):
+        """The convolution of out_diff with the kernels turned around, padded
+        so that it comes back to the image's size."""
+        ph, pw = self.geometry.ph, self.geometry.pw
+        for i, o in self.group_slices():
+            self.convolve(out_diff[o], weights[o], None, (2 - ph, 2 - pw), image_diff[i], transposed=True)
 
-def weight_gradient(image, out_diff, pad, wd):
-    """wd (K, C, 3, 3) += the gradient of the 3x3 stride-1 convolution of
-    image (C, h, w) with pad (ph, pw) whose output's gradient is out_diff
-    (K, oh, ow). With U = G g G^T, each tile's output is A^T (U * V) A, so
-    dU sums (A dY A^T) * V over the tiles, 16 GEMMs of (K, tiles) by
-    (tiles, C), and dg = G^T dU G. Each worker sums its own bands."""
-    channels, k = image.shape[0], out_diff.shape[0]
-    tiles_h, tiles_w = -(-out_diff.shape[1] // 2), -(-out_diff.shape[2] // 2)
-    band_list = tile_bands(tiles_h, tiles_w, 16 * (channels + k))
-    sums = [np.zeros((16, k, channels), np.float32) for _ in range(min(WORKERS, len(band_list)))]
+    def weight_gradient(self, image, out_diff, weight_diff):
+        """Summed over tiles in the transformed space, then carried back to the kernels."""
+        ph, pw = self.geometry.ph, self.geometry.pw
+        for i, o in self.group_slices():
+            self.kernel_gradient(image[i], out_diff[o], (ph, pw), weight_diff[o])
 
-    def worker_bands(index):
-        total = sums[index]
-        product = np.empty_like(total)
-        for ty0, ty1, tx0, tx1 in band_list[index::len(sums)]:
-            v, m = band_planes((ty0, ty1, tx0, tx1), channels, k)
+    def tile_bands(self, tiles_h, tiles_w, per_tile):
+        """Bands (ty0, ty1, tx0, tx1) of at most tile_budget // per_tile tiles,
+        even in size: whole rows of tiles, at least one band per worker; a row
+        too wide for the budget is cut across."""
+        most = max(1, self.options.tile_budget // per_tile)
+        split = self.workers.even_split
+        if tiles_w <= most:
+            return [(y0, y1, 0, tiles_w) for y0, y1 in split(tiles_h, most // tiles_w, self.workers.count)]
+        return [(y, y + 1, x0, x1) for y in range(tiles_h) for x0, x1 in split(tiles_w, most)]
+
+    def convolve(self, image, weights, bias, pad, out, transposed=False, relu_slope=None):
+        """out (K, oh, ow) = the 3x3 stride-1 convolution of image (C, h, w) with
+        weights (K, C, 3, 3) and pad (ph, pw), plus bias (K,) or None, through
+        a ReLU of that negative slope unless None. With `transposed`, weights
+        are (C, K, 3, 3) and the convolution is the transpose of theirs
+        (backward-data of a convolution, or deconvolution)."""
+        channels, k = image.shape[0], out.shape[0]
+        u = np.empty((16, plane_stride(k * channels)), np.float32)[:, :k * channels].reshape(16, k, channels)
+        self.workers.in_slices(transform_weights, k, weights, transposed, u)
+        bias = np.zeros(k, np.float32) if bias is None else bias
+        rectify, slope = relu_slope is not None, np.float32(relu_slope or 0)
+        tiles_h, tiles_w = -(-out.shape[1] // 2), -(-out.shape[2] // 2)
+
+        def band_work(band):
+            ty0, ty1, tx0, tx1 = band
+            v, m = band_planes(band, channels, k)
             transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
-            transform_gradient(out_diff, ty0, ty1, tx0, tx1, m)
-            np.matmul(m, v.transpose(0, 2, 1), out=product)
-            total += product
-    parallel(worker_bands, range(len(sums)))
-    total = sums[0]
-    for other in sums[1:]:
-        total += other
-    in_slices(untransform_weights, k, total, wd)
+            np.matmul(u, v, out=m)
+            transform_output(m, bias, rectify, slope, ty0, ty1, tx0, tx1, out)
+        self.workers.parallel(band_work, self.tile_bands(tiles_h, tiles_w, 16 * (channels + k)))
+
+    def kernel_gradient(self, image, out_diff, pad, wd):
+        """wd (K, C, 3, 3) += the gradient of the 3x3 stride-1 convolution of
+        image (C, h, w) with pad (ph, pw) whose output's gradient is out_diff
+        (K, oh, ow). With U = G g G^T, each tile's output is A^T (U * V) A, so
+        dU sums (A dY A^T) * V over the tiles, 16 GEMMs of (K, tiles) by
+        (tiles, C), and dg = G^T dU G. Each worker sums its own bands."""
+        channels, k = image.shape[0], out_diff.shape[0]
+        tiles_h, tiles_w = -(-out_diff.shape[1] // 2), -(-out_diff.shape[2] // 2)
+        band_list = self.tile_bands(tiles_h, tiles_w, 16 * (channels + k))
+        sums = [np.zeros((16, k, channels), np.float32) for _ in range(min(self.workers.count, len(band_list)))]
+
+        def worker_bands(index):
+            total = sums[index]
+            product = np.empty_like(total)
+            for ty0, ty1, tx0, tx1 in band_list[index::len(sums)]:
+                v, m = band_planes((ty0, ty1, tx0, tx1), channels, k)
+                transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
+                transform_gradient(out_diff, ty0, ty1, tx0, tx1, m)
+                np.matmul(m, v.transpose(0, 2, 1), out=product)
+                total += product
+        self.workers.parallel(worker_bands, range(len(sums)))
+        total = sums[0]
+        for other in sums[1:]:
+            total += other
+        self.workers.in_slices(untransform_weights, k, total, wd)

@@ -14,7 +14,7 @@ import numpy as np
 
 from netspec import caffe_pb2, read_net, read_solver
 from common.errors import FCNError
-from layers import random
+from layers.options import Options
 from layers.net import Net
 from solvers.snapshot import read_state, write_state
 from solvers.updates import RULES
@@ -53,14 +53,15 @@ class Solver:
     # them for scripts that read solver.net.blobs[...].diff.
     keep_train_diffs = False
 
-    def __init__(self, param, source="<solver>", log=print):
+    def __init__(self, param, source="<solver>", log=print, options: Options | None = None):
         self.param = param
         self.source = source
         self.log = log
         if param.type not in RULES:
             raise FCNError(f"{source}: unknown solver type {param.type!r}; known: {', '.join(RULES)}")
-        if param.random_seed >= 0:
-            random.set_seed(param.random_seed)
+        options = options if options is not None else Options.from_environment()
+        # Caffe seeds its generator with random_seed; here each net's own.
+        self.options = options.but(seed=param.random_seed) if param.random_seed >= 0 else options
         self.net = self._train_net()
         self.test_nets = [self._test_net(p) for p in self._test_params()]
         self.rule, copies = RULES[param.type]
@@ -71,8 +72,8 @@ class Solver:
         self.requested = None     # "stop" (Ctrl-C): end after the step under way
 
     @classmethod
-    def from_file(cls, path, log=print):
-        return cls(read_solver(path), path, log)
+    def from_file(cls, path, log=print, options: Options | None = None):
+        return cls(read_solver(path), path, log, options)
 
     # -- nets ---------------------------------------------------------------
     def _train_net(self):
@@ -89,7 +90,8 @@ class Solver:
         stages = list(state.stage) + list(net_param.state.stage)
         level = state.level if state.HasField("level") else net_param.state.level
         keep = phase == "TEST" or self.keep_train_diffs
-        return Net(net_param, phase, stages=stages, level=level, source=source, keep_blobs=keep)
+        return Net(net_param, phase, stages=stages, level=level, source=source, keep_blobs=keep,
+                   options=self.options)
 
     def _test_params(self):
         p = self.param
@@ -238,7 +240,7 @@ class Solver:
                 saved = history[k * n + i]
                 if saved.size != arrays[k].size:
                     raise FCNError(f"{path}: history blob {k * n + i} has {saved.size} values, the parameter "
-                                   f"{self.net.learnable[i][3]}/{self.net.learnable[i][4]} has {arrays[k].size}")
+                                   f"{self.net.learnable[i].layer}/{self.net.learnable[i].index} has {arrays[k].size}")
                 arrays[k][...] = saved.reshape(arrays[k].shape)
         if learned:
             copy_weights(self.net, learned)

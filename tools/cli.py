@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from layers import python_layer
+from layers.options import Options
 from common.errors import FCNError
 
 COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info", "draw", "download", "run"]
@@ -46,9 +46,10 @@ def main(argv=None, exit_at_once=False):
     if args.command is None:
         parser.print_help()
         return 2
-    if args.no_python_layers:
-        python_layer.ALLOW_PYTHON_LAYERS = False
     try:
+        # How nets run: the environment's defaults (FCN_THREADS, FCN_CONV),
+        # and the trust of Python layers the command line gives.
+        args.options = Options.from_environment(trust_python_layers=not args.no_python_layers)
         code = args.run(args)
         if exit_at_once and args.command != "run":
             sys.stdout.flush()

@@ -129,7 +129,7 @@ def _fmt(value):
 
 def run(args):
     phase = args.phase or _default_phase(args.reference)
-    net = build_net(args.model, phase, args.weights, keep_blobs=True)
+    net = build_net(args.model, phase, args.weights, keep_blobs=True, options=args.options)
     results = compare(net, args.reference, args.backward, args.layerwise)
     print(f"{'array':<44} {'shape':<20} {'max abs err':>12} {'rel err':>10}  ok")
     for group in ("data", "diff", "param_diff"):

@@ -28,7 +28,7 @@ def run(args):
     arrays = load_arrays(args.input)
     if args.net:
         net_param, source = load_net_param(args.net)
-        net = Net(net_param, "TEST", source=source)
+        net = Net(net_param, "TEST", source=source, options=args.options)
         actions = transplant_arrays(net, arrays)
         if not any(action == "copy" or action == "coerce" for action, _, _ in actions):
             raise FCNError(f"{args.input}: no layer name matches a layer of {args.net}; nothing to carry over")

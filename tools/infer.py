@@ -15,7 +15,7 @@ from PIL import Image
 from common.errors import FCNError
 from common.images import bgr_chw, read_rgb, save_image
 from layers.net import Net
-from layers.neuron import relu_forward
+from layers.kernels import relu_forward
 from tools.netload import image_net
 from weights.caffemodel import copy_weights
 from common.palette import make_palette, pil_palette
@@ -99,7 +99,7 @@ def run(args):
     mean = parse_mean(args.mean)
     warm_up_numba()
     net_param, source = image_net(args.model)
-    net = Net(net_param, "TEST", source=source)
+    net = Net(net_param, "TEST", source=source, options=args.options)
     copy_weights(net, args.weights)
     blob_in = input_blob(net)
     blob_out = args.blob or net.top_vecs[-1][-1].name

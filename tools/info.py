@@ -37,9 +37,9 @@ def weights_info(path):
     print(f"{len(layers)} layers, {total:,} parameters ({total * 4 / 2**20:.1f} MiB as float32)")
 
 
-def net_info(model, size):
+def net_info(model, size, options=None):
     net_param, source = load_net_param(model)
-    net = Net(with_inputs(net_param, size, {}), "TEST", source=source)
+    net = Net(with_inputs(net_param, size, {}), "TEST", source=source, options=options)
     print(f"{source}: net {net.name or '(unnamed)'}, {len(net.layers)} layers (TEST, {size[0]}x{size[1]} input)")
     width = max(len(name) for name in net.layer_names)
     total = 0
@@ -57,5 +57,5 @@ def run(args):
             raise FCNError(f"{args.path}: no such file")
         weights_info(args.path)
     else:
-        net_info(args.path, parse_size(args.size))
+        net_info(args.path, parse_size(args.size), args.options)
     return 0

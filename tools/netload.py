@@ -57,9 +57,9 @@ def with_inputs(net_param, size, shapes):
     return out
 
 
-def build_net(model, phase="TEST", weights=None, keep_blobs=False):
+def build_net(model, phase="TEST", weights=None, keep_blobs=False, options=None):
     net_param, source = load_net_param(model)
-    net = Net(net_param, phase, source=source, keep_blobs=keep_blobs)
+    net = Net(net_param, phase, source=source, keep_blobs=keep_blobs, options=options)
     if weights:
         copy_weights(net, weights)
     return net

@@ -122,7 +122,8 @@ def run(args):
     missing = [os.path.relpath(path, root) if path.startswith(root) else path for path in
                [os.path.join(data, p) for p in needs] + weight_files(root, source) if not os.path.exists(path)]
     if not missing and not args.synthetic:
-        return run_published(root, folder, source, heads, args.rounds, args.steps or steps)
+        return run_published(root, folder, source, heads, args.rounds, args.steps or steps,
+                             getattr(args, "options", None))
     if args.model == "voc-fcn8s":
         if missing:
             print("The real data is not here; missing: " + ", ".join(missing))
@@ -162,7 +163,7 @@ def published_solver(folder, data):
     return param
 
 
-def run_published(root, folder, source, heads, rounds, steps):
+def run_published(root, folder, source, heads, rounds, steps, options=None):
     """The release's solve.py: the base weights (or transplanted base nets),
     bilinear kernels in the upsampling layers, then rounds of training each
     followed by seg tests on the val split, one per score head."""
@@ -170,7 +171,8 @@ def run_published(root, folder, source, heads, rounds, steps):
     here = os.getcwd()
     os.chdir(folder)   # snapshots go where solve.py's do
     try:
-        solver = Solver(param, os.path.join(folder, "solver.prototxt"), log=lambda line: print(line, flush=True))
+        solver = Solver(param, os.path.join(folder, "solver.prototxt"), log=lambda line: print(line, flush=True),
+                        options=options)
         if isinstance(source, str):
             path = resolve(root, source)
             if path.endswith("VGG_ILSVRC_16_layers.caffemodel"):
@@ -179,7 +181,7 @@ def run_published(root, folder, source, heads, rounds, steps):
                 copy_weights(solver.net, path)
         else:
             for proto, weights, suffix in source:
-                base = Net(read_net(os.path.join(root, proto)), "TEST", source=proto)
+                base = Net(read_net(os.path.join(root, proto)), "TEST", source=proto, options=options)
                 copy_weights(base, os.path.join(root, weights))
                 transplant(solver.net, base, suffix=suffix)
         interp(solver.net, [name for name in solver.net.params if "up" in name])
@@ -235,7 +237,8 @@ def run_synthetic(args):
     here = os.getcwd()
     os.chdir(folder)
     try:
-        solver = Solver.from_file("solver.prototxt", log=lambda line: print(line, flush=True))
+        solver = Solver.from_file("solver.prototxt", log=lambda line: print(line, flush=True),
+                                  options=getattr(args, "options", None))
         interp(solver.net, [name for name in solver.net.params if "up" in name])
         print("Before training (msra-initialized weights):")
         _, before = seg_tests(solver, len(val_names))

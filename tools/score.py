@@ -15,7 +15,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    net = build_net(args.model, "TEST", args.weights, keep_blobs=True)
+    net = build_net(args.model, "TEST", args.weights, keep_blobs=True, options=args.options)
     data = net.layers[0]
     names = getattr(getattr(data, "impl", data), "indices", None)
     if names is None:

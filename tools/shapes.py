@@ -27,14 +27,14 @@ def parse_size(text):
     return h, w
 
 
-def blob_shapes(model, size=(500, 500), inputs=None):
+def blob_shapes(model, size=(500, 500), inputs=None, options=None):
     net_param, source = load_net_param(model)
-    net = Net(with_inputs(net_param, size, inputs or {}), "TEST", source=source)
+    net = Net(with_inputs(net_param, size, inputs or {}), "TEST", source=source, options=options)
     return {name: list(blob.shape) for name, blob in net.blobs.items()}
 
 
 def run(args):
-    shapes = blob_shapes(args.model, parse_size(args.size), parse_inputs(args.input))
+    shapes = blob_shapes(args.model, parse_size(args.size), parse_inputs(args.input), args.options)
     width = max(len(name) for name in shapes)
     for name, shape in shapes.items():
         print(f"{name:<{width}}  {' x '.join(map(str, shape)) or 'scalar'}")

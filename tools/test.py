@@ -14,7 +14,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    net = build_net(args.model, args.phase, args.weights)
+    net = build_net(args.model, args.phase, args.weights, options=args.options)
     totals = {}
     for i in range(args.iterations):
         outputs = net.forward()

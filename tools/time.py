@@ -45,13 +45,14 @@ def conv_gflop(net):
     return total / 1e9
 
 
-def timing_net(model, phase="TRAIN", size=(500, 500), inputs=None, weights=None, keep_blobs=False):
+def timing_net(model, phase="TRAIN", size=(500, 500), inputs=None, weights=None, keep_blobs=False, options=None):
     """The net `fcn time` and the benchmarks run, with its inputs filled."""
     if isinstance(model, str):
         net_param, source = load_net_param(model, train=phase == "TRAIN")
     else:
         net_param, source = model, "<net>"
-    net = Net(with_inputs(net_param, size, inputs or {}), phase, source=source, keep_blobs=keep_blobs)
+    net = Net(with_inputs(net_param, size, inputs or {}), phase, source=source, keep_blobs=keep_blobs,
+              options=options)
     if weights:
         copy_weights(net, weights)
     rng = np.random.default_rng(0)
@@ -96,7 +97,8 @@ def time_net(net, iterations, forward_only=False):
 def run(args):
     if args.iterations <= 0:
         raise FCNError(f"--iterations must be positive, not {args.iterations}")
-    net = timing_net(args.model, args.phase, parse_size(args.size), parse_inputs(args.input), args.weights)
+    net = timing_net(args.model, args.phase, parse_size(args.size), parse_inputs(args.input), args.weights,
+                     options=args.options)
     result = time_net(net, args.iterations, args.forward_only)
     width = max(len(name) for name in net.layer_names)
     for name, t in result["layers"].items():

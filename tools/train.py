@@ -30,7 +30,7 @@ def latest_state(solver):
 
 
 def run(args):
-    solver = Solver.from_file(args.solver, log=lambda line: print(line, flush=True))
+    solver = Solver.from_file(args.solver, log=lambda line: print(line, flush=True), options=args.options)
     for path in (args.weights or "").split(","):
         if path:
             copy_weights(solver.net, path)

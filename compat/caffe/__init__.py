@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from layers import random as _random
+from layers.options import Options
 from layers.net import Net as _EngineNet, TEST, TRAIN
 from netspec import caffe_pb2, layers, params, read_net, read_solver
 from netspec.net_spec import NetSpec, to_proto
@@ -33,8 +33,14 @@ def set_device(device_id):
     pass
 
 
+# pycaffe's state is the process's, as Caffe's is: set_random_seed seeds
+# every net and solver made after it.
+_options = Options.from_environment()
+
+
 def set_random_seed(seed):
-    _random.set_seed(seed)
+    global _options
+    _options = _options.but(seed=int(seed))
 
 
 class Layer:
@@ -64,7 +70,8 @@ class Net(_EngineNet):
             (phase,) = args
         elif phase is None:
             raise TypeError("caffe.Net(model, phase) or caffe.Net(model, weights, phase)")
-        super().__init__(read_net(model), phase, stages=stages or (), level=level, source=model, keep_blobs=True)
+        super().__init__(read_net(model), phase, stages=stages or (), level=level, source=model, keep_blobs=True,
+                         options=_options)
         if weights:
             self.copy_from(weights)
 
@@ -120,7 +127,7 @@ class _Solver(_EngineSolver):
         param = read_solver(path)
         if self.solver_type:
             param.type = self.solver_type
-        super().__init__(param, path)
+        super().__init__(param, path, options=_options)
         for net in [self.net, *self.test_nets]:
             net.__class__ = Net     # the engine's nets, with pycaffe's methods
 

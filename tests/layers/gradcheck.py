@@ -16,25 +16,27 @@ import numpy as np
 
 from layers.base import create_layer
 from layers.blob import Blob
-import layers.registry  # noqa: F401  (registers every layer type)
+import layers.all_layers  # noqa: F401  (registers every layer type)
 from netspec import caffe_pb2, parse_text
 
 
-def make_layer(text, bottoms, phase=caffe_pb2.TRAIN, ntop=1, in_place=False):
-    """A set-up layer from prototxt text and bottom arrays; returns (layer, bottom, top)."""
+def make_layer(text, bottoms, phase=caffe_pb2.TRAIN, ntop=1, in_place=False, options=None, configure=None):
+    """A set-up layer from prototxt text and bottom arrays, through the
+    lifecycle the Net uses (Layer.layer_setup); `configure(layer)` runs
+    after it (a test choosing an algorithm). Returns (layer, bottom, top)."""
     param = parse_text(text, caffe_pb2.LayerParameter())
     if not param.name:
         param.name = "layer"
-    layer = create_layer(param, phase)
+    layer = create_layer(param, phase, options)
     bottom = []
     for i, array in enumerate(bottoms):
         blob = Blob(array.shape, name=f"bottom{i}")
         blob.data = np.array(array, np.float32)
         bottom.append(blob)
     top = [bottom[0]] if in_place else [Blob(name=f"top{i}") for i in range(ntop)]
-    layer.check_counts(bottom, top)
-    layer.setup(bottom, top)
-    layer.reshape(bottom, top)
+    layer.layer_setup(bottom, top)
+    if configure:
+        configure(layer)
     layer.param_propagate_down = [True] * len(layer.blobs)
     return layer, bottom, top
 
@@ -46,11 +48,12 @@ def run_forward(text, bottoms, **kwargs):
 
 
 def check_gradient(text, bottoms, check=None, phase=caffe_pb2.TRAIN, ntop=1, eps=1e-2, tol=2e-2,
-                   samples=60, seed=0, in_place=False, reseed=None, params=True, top_weights=None):
+                   samples=60, seed=0, in_place=False, reseed=None, params=True, top_weights=None, options=None,
+                   configure=None):
     """Analytic against numeric gradients for the bottoms in `check` (default
     all) and every learnable blob. Raises AssertionError with the worst case."""
     rng = np.random.default_rng(seed)
-    layer, bottom, top = make_layer(text, bottoms, phase, ntop, in_place)
+    layer, bottom, top = make_layer(text, bottoms, phase, ntop, in_place, options, configure)
     originals = [b.data.copy() for b in bottom]
     check = range(len(bottom)) if check is None else check
 

@@ -1,19 +1,24 @@
 import numpy as np
 import pytest
 
-import layers.im2col
-import layers.winograd
 from layers.convolution import Convolution  # noqa: F401  (registers the layer)
+from layers.im2col import Im2colGemm
+from layers.options import Options
+from layers.pointwise import PointwiseGemm
+from layers.winograd import Winograd
 from tests.layers.gradcheck import check_gradient, make_layer, run_forward
 
 
-@pytest.fixture(autouse=True, params=["one band", "a band per output row"])
-def bands(request, monkeypatch):
-    """Every case twice: whole, and cut into bands of one output row, which
-    the workers share out (and col2im sums across)."""
-    if request.param != "one band":
-        monkeypatch.setattr(layers.im2col, "COL_BUDGET", 1)
-        monkeypatch.setattr(layers.winograd, "TILE_BUDGET", 1)
+@pytest.fixture(params=["fastest, one band", "fastest, a band per output row",
+                        "im2col, one band", "im2col, a band per output row"])
+def options(request):
+    """Every case four ways: the fastest algorithms and im2col + GEMM
+    everywhere (Caffe's engine), each whole and cut into bands of one
+    output row (or one tile), which the workers share out (and col2im
+    sums across)."""
+    algorithm, bands = request.param.split(", ")
+    budgets = dict(col_budget=1, tile_budget=1) if bands != "one band" else {}
+    return Options(convolution=algorithm, **budgets)
 
 
 def naive_conv(x, w, b, stride, pad, dilation, group):
@@ -66,21 +71,21 @@ CONV_CASES = [
 
 
 @pytest.mark.parametrize("spec,stride,pad,dilation,group,shape,nout", CONV_CASES)
-def test_convolution_forward_matches_naive(spec, stride, pad, dilation, group, shape, nout):
+def test_convolution_forward_matches_naive(options, spec, stride, pad, dilation, group, shape, nout):
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
     text = (f'type: "Convolution" convolution_param {{ num_output: {nout} {spec} '
             'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }')
-    layer, (out,) = run_forward(text, [x])
+    layer, (out,) = run_forward(text, [x], options=options)
     w, b = layer.blobs[0].data, layer.blobs[1].data
     np.testing.assert_allclose(out, naive_conv(x, w, b, stride, pad, dilation, group), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("spec,stride,pad,dilation,group,shape,nout", CONV_CASES)
-def test_convolution_gradient(spec, stride, pad, dilation, group, shape, nout):
+def test_convolution_gradient(options, spec, stride, pad, dilation, group, shape, nout):
     x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
     check_gradient(f'type: "Convolution" convolution_param {{ num_output: {nout} {spec} '
-                   'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x])
+                   'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x], options=options)
 
 
 DECONV_CASES = [("kernel_size: 4 stride: 2", (2, 2), (0, 0), 1, (1, 3, 4, 5), 3),
@@ -91,10 +96,11 @@ DECONV_CASES = [("kernel_size: 4 stride: 2", (2, 2), (0, 0), 1, (1, 3, 4, 5), 3)
 
 
 @pytest.mark.parametrize("spec,stride,pad,group,shape,nout", DECONV_CASES)
-def test_deconvolution_forward_matches_scatter(spec, stride, pad, group, shape, nout):
+def test_deconvolution_forward_matches_scatter(options, spec, stride, pad, group, shape, nout):
     x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
     layer, (out,) = run_forward(f'type: "Deconvolution" convolution_param {{ num_output: {nout} {spec} '
-                                'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x])
+                                'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x],
+                                options=options)
     expected = naive_deconv(x, layer.blobs[0].data, stride, pad, group)
     if len(layer.blobs) == 2:
         expected = expected + layer.blobs[1].data.reshape(1, -1, 1, 1)
@@ -102,10 +108,65 @@ def test_deconvolution_forward_matches_scatter(spec, stride, pad, group, shape, 
 
 
 @pytest.mark.parametrize("spec,stride,pad,group,shape,nout", DECONV_CASES)
-def test_deconvolution_gradient(spec, stride, pad, group, shape, nout):
+def test_deconvolution_gradient(options, spec, stride, pad, group, shape, nout):
     x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
     check_gradient(f'type: "Deconvolution" convolution_param {{ num_output: {nout} {spec} '
-                   'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x], samples=40)
+                   'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }', [x], samples=40,
+                   options=options)
+
+
+BACKENDS = {"im2col + GEMM": Im2colGemm, "1x1 GEMM": PointwiseGemm, "Winograd": Winograd}
+
+
+def applies(name, geometry):
+    g = geometry
+    if name == "1x1 GEMM":
+        return g.pointwise
+    if name == "Winograd":
+        return (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (3, 3, 1, 1, 1, 1)
+    return True
+
+
+def backend_cases():
+    """(backend, case) for every case each backend's geometry allows."""
+    out = []
+    for case in CONV_CASES:
+        spec, shape, nout = case[0], case[5], case[6]
+        probe, _, _ = make_layer(f'type: "Convolution" convolution_param {{ num_output: {nout} {spec} }}',
+                                 [np.zeros(shape, np.float32)])
+        out += [(name, *case) for name in BACKENDS if applies(name, probe.geometry)]
+    return out
+
+
+@pytest.mark.parametrize("name,spec,stride,pad,dilation,group,shape,nout", backend_cases())
+def test_every_backend_on_every_case_it_can_run(name, spec, stride, pad, dilation, group, shape, nout):
+    """Each algorithm forced onto each case whose geometry it handles (even
+    where the layer would choose another): forward against the naive
+    float64 convolution, and finite differences through all three passes."""
+    x = np.random.default_rng(6).standard_normal(shape).astype(np.float32)
+    text = (f'type: "Convolution" convolution_param {{ num_output: {nout} {spec} '
+            'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }')
+    def force(layer):
+        layer.algorithm = BACKENDS[name](layer.geometry, group, shape[1], nout, layer.options)
+    layer, bottom, top = make_layer(text, [x], configure=force)
+    layer.forward(bottom, top)
+    w, b = layer.blobs[0].data, layer.blobs[1].data
+    np.testing.assert_allclose(top[0].data, naive_conv(x, w, b, stride, pad, dilation, group), rtol=1e-4, atol=1e-4)
+    check_gradient(text, [x], configure=force, samples=30)
+
+
+def test_engine_field_chooses_caffes_algorithm():
+    """engine: CAFFE is im2col + GEMM whatever the options; DEFAULT is the
+    options' choice (Winograd for this 3x3 layer); the options' "im2col"
+    reaches every layer."""
+    x = np.zeros((1, 16, 6, 6), np.float32)
+    spec = 'type: "Convolution" convolution_param {{ num_output: 16 kernel_size: 3 {} }}'
+    assert type(make_layer(spec.format("engine: CAFFE"), [x])[0].algorithm) is Im2colGemm
+    assert type(make_layer(spec.format(""), [x], options=Options())[0].algorithm) is Winograd
+    assert type(make_layer(spec.format("engine: DEFAULT"), [x], options=Options())[0].algorithm) is Winograd
+    assert type(make_layer(spec.format(""), [x], options=Options(convolution="im2col"))[0].algorithm) is Im2colGemm
+    one = 'type: "Convolution" convolution_param { num_output: 4 kernel_size: 1 engine: CAFFE }'
+    assert type(make_layer(one, [x])[0].algorithm) is PointwiseGemm     # Caffe's own 1x1 path
 
 
 def test_deconvolution_is_adjoint_of_convolution():

@@ -5,7 +5,6 @@ import h5py
 import numpy as np
 import pytest
 
-from layers import python_layer
 from layers.net import Net
 from netspec import FCNError, caffe_pb2, parse_text
 
@@ -97,7 +96,8 @@ def test_python_layer_errors(module, layer, message):
         Net(parse_text(NET.format(module=module, layer=layer), caffe_pb2.NetParameter()))
 
 
-def test_python_layers_can_be_refused(monkeypatch):
-    monkeypatch.setattr(python_layer, "ALLOW_PYTHON_LAYERS", False)
+def test_python_layers_can_be_refused():
+    from layers.options import Options
+    untrusted = Options(trust_python_layers=False)
     with pytest.raises(FCNError, match="refusing Python layer module .json."):
-        Net(parse_text(NET.format(module="json", layer="x"), caffe_pb2.NetParameter()))
+        Net(parse_text(NET.format(module="json", layer="x"), caffe_pb2.NetParameter()), options=untrusted)

@@ -262,7 +262,7 @@ def test_relu_folded_into_the_convolution_before_it(slope):
       layer { name: "r2" type: "ReLU" bottom: "point" top: "point" relu_param { negative_slope: %s } }
     """ % (slope, slope)
     net = net_from(text, "TEST", keep_blobs=True)
-    assert net.folds == {1: 2, 3: 4}
+    assert net.fusions == {1: 2, 3: 4}
     x = np.random.default_rng(4).standard_normal((1, 16, 9, 7))
     whole = net.forward(data=x)["point"].copy()
     wide = net.blobs["wide"].data.copy()

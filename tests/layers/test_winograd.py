@@ -5,7 +5,8 @@ transposed (backward-data) direction."""
 import numpy as np
 import pytest
 
-import layers.winograd as winograd
+from layers.options import Options
+from layers.winograd import Winograd
 
 
 def padded(image, pad):
@@ -33,10 +34,15 @@ SHAPES = pytest.mark.parametrize("channels,kernels,height,width,pad", [
     (1, 2, 9, 4, (-1, 1)), (3, 3, 3, 3, (4, 0)), (2, 2, 10, 11, (1, 0))])
 
 
+def algorithm(tile_budget=Options().tile_budget):
+    """The Winograd algorithm with that budget of floats per band of tiles
+    (the calls below give their pads themselves: no layer geometry)."""
+    return Winograd(None, 1, 0, 0, Options(tile_budget=tile_budget))
+
+
 @pytest.fixture(params=["whole", "single tiles"])
-def budget(request, monkeypatch):
-    if request.param == "single tiles":
-        monkeypatch.setattr(winograd, "TILE_BUDGET", 1)
+def budget(request):
+    return algorithm(1 if request.param == "single tiles" else Options().tile_budget)
 
 
 @SHAPES
@@ -47,7 +53,7 @@ def test_matches_direct_convolution(budget, channels, kernels, height, width, pa
     bias = rng.standard_normal(kernels).astype(np.float32)
     expected = direct(image, weights, pad) + bias[:, None, None]
     out = np.full(expected.shape, np.nan, np.float32)
-    winograd.convolve(image, weights, bias, pad, out)
+    budget.convolve(image, weights, bias, pad, out)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -60,15 +66,14 @@ def test_transposed_is_the_adjoint(budget, pad):
     weights = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     y = rng.standard_normal(direct(x, weights, pad).shape).astype(np.float32)
     back = np.full(x.shape, np.nan, np.float32)
-    winograd.convolve(y, weights, None, (2 - pad[0], 2 - pad[1]), back, transposed=True)
+    budget.convolve(y, weights, None, (2 - pad[0], 2 - pad[1]), back, transposed=True)
     np.testing.assert_allclose((direct(x, weights, pad) * y).sum(), (x.astype(np.float64) * back).sum(), rtol=1e-5)
 
 
-def test_bands_cover_every_tile_once(monkeypatch):
+def test_bands_cover_every_tile_once():
     for budget, h, w in [(1, 3, 5), (16 * 7, 4, 20), (1 << 23, 9, 9), (16 * 40, 5, 6)]:
-        monkeypatch.setattr(winograd, "TILE_BUDGET", budget)
         seen = np.zeros((h, w), int)
-        for ty0, ty1, tx0, tx1 in winograd.tile_bands(h, w, 16):
+        for ty0, ty1, tx0, tx1 in algorithm(budget).tile_bands(h, w, 16):
             assert (ty1 - ty0) * (tx1 - tx0) <= max(1, budget // 16)
             seen[ty0:ty1, tx0:tx1] += 1
         assert (seen == 1).all()
@@ -93,5 +98,5 @@ def test_weight_gradient_matches_direct_and_accumulates(budget, channels, kernel
     out_diff = rng.standard_normal(out_shape).astype(np.float32)
     already = rng.standard_normal((kernels, channels, 3, 3)).astype(np.float32)
     wd = already.copy()
-    winograd.weight_gradient(image, out_diff, pad, wd)
+    budget.kernel_gradient(image, out_diff, pad, wd)
     np.testing.assert_allclose(wd, already + direct_weight_gradient(image, out_diff, pad), rtol=1e-5, atol=1e-4)

@@ -1,0 +1,61 @@
+"""The interface every convolution algorithm implements, and the choice
+among them, made once when a layer is set up.
+
+An algorithm computes, for one image, the three passes of a convolution
+in its own terms: an image (C, H, W), K kernels as weights (K, C/group,
+kh, kw), an output (K, oh, ow). Convolution's forward is `forward`;
+Deconvolution's forward is `backward_data` with its roles swapped (the
+layer, not the algorithm, knows that). A new algorithm is a new module
+with a subclass of ConvAlgorithm and a line in `choose`.
+"""
+from __future__ import annotations
+
+from netspec import caffe_pb2
+
+
+class ConvAlgorithm:
+    name = "?"
+
+    def __init__(self, geometry, group: int, channels: int, kernels: int, options):
+        self.geometry = geometry
+        self.group = group
+        self.channels = channels      # C: channels of the image
+        self.kernels = kernels        # K: kernels, channels of the output
+        self.options = options
+        self.workers = options.workers
+
+    def forward(self, image, weights, bias, out, relu_slope=None) -> None:
+        """out = the convolution of image with weights, + bias (K,) unless
+        None, through Caffe's ReLU of that negative slope unless None."""
+        raise NotImplementedError
+
+    def backward_data(self, out_diff, weights, image_diff) -> None:
+        """image_diff = the transpose of the convolution applied to out_diff."""
+        raise NotImplementedError
+
+    def weight_gradient(self, image, out_diff, weight_diff) -> None:
+        """weight_diff += the gradient of the weights."""
+        raise NotImplementedError
+
+    def group_slices(self):
+        """(channels, kernels) of each group: its slice of the image's
+        channels and of the weights' first axis."""
+        per_channel, per_kernel = self.channels // self.group, self.kernels // self.group
+        return [(slice(k * per_channel, (k + 1) * per_channel), slice(k * per_kernel, (k + 1) * per_kernel))
+                for k in range(self.group)]
+
+
+def choose(geometry, group: int, channels: int, kernels: int, engine: int, options) -> ConvAlgorithm:
+    """Caffe's layer factory, for this engine: `engine: CAFFE` (or the
+    options' "im2col") is im2col + GEMM in Caffe's order of arithmetic,
+    1x1 convolutions as Caffe runs them, one GEMM; DEFAULT (and CUDNN,
+    meaningless here) is the fastest: Winograd F(2x2, 3x3) where it pays."""
+    from layers.im2col import Im2colGemm
+    from layers.pointwise import PointwiseGemm
+    from layers.winograd import Winograd, suits
+    exact = engine == caffe_pb2.ConvolutionParameter.CAFFE or options.convolution == "im2col"
+    if not exact and suits(geometry, group, channels, kernels):
+        return Winograd(geometry, group, channels, kernels, options)
+    if geometry.pointwise:
+        return PointwiseGemm(geometry, group, channels, kernels, options)
+    return Im2colGemm(geometry, group, channels, kernels, options)

@@ -1,0 +1,24 @@
+"""1x1 stride-1 unpadded convolutions (fc7, the score layers) as one GEMM
+each, as Caffe runs them: the image itself is the col matrix."""
+import numpy as np
+
+from layers.im2col import Im2colGemm
+
+
+class PointwiseGemm(Im2colGemm):
+    name = "1x1 GEMM"
+
+    def bands(self, channels, out_hw, weights):
+        return [(0, out_hw[0])]
+
+    def col_band(self, image, ow, y0, y1, parallel_rows=False):
+        return image.reshape(image.shape[0], -1)[:, y0 * ow:y1 * ow]
+
+    def backward_data(self, out_diff, weights, image_diff):
+        """image_diff = W^T @ out_diff; each worker a slice of the channels."""
+        w = weights.reshape(self.group, weights.shape[0] // self.group, -1)
+        cg = image_diff.shape[0] // self.group
+        od = out_diff.reshape(self.group, out_diff.shape[0] // self.group, -1)
+        image3 = image_diff.reshape(self.group, cg, -1)
+        self.workers.parallel(lambda s: np.matmul(w[s[0]].T[s[1]:s[2]], od[s[0]], out=image3[s[0]][s[1]:s[2]]),
+                              self.slices(cg))
