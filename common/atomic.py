@@ -1,14 +1,10 @@
 """Every file the project writes goes through here: written to a temporary
 file in the same folder, flushed to disk, then renamed over the target, so
 a crash, a kill -9 or a full disk mid-write leaves the previous file whole.
-
-FCN_FAULT=kill:NAME or FCN_FAULT=enospc:NAME injects a fault while writing
-a file whose name contains NAME (half the temporary file written, then
-SIGKILL, or a full disk): the tests' way to prove the above.
+(tests/tools/faulty_fcn.py proves it through `before_rename`, a seam that
+does nothing outside the tests.)
 """
-import errno
 import os
-import signal
 import tempfile
 from contextlib import contextmanager
 
@@ -21,17 +17,10 @@ def _umask():
     return mask
 
 
-def _fault_point(path, tmp):
-    fault = os.environ.get("FCN_FAULT", "")
-    kind, _, fragment = fault.partition(":")
-    if not fragment or fragment not in os.path.basename(path):
-        return
-    if kind == "kill":
-        with open(tmp, "r+b") as f:
-            f.truncate(os.path.getsize(tmp) // 2)
-        os.kill(os.getpid(), signal.SIGKILL)
-    if kind == "enospc":
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+def before_rename(path: str, tmp: str) -> None:
+    """Called with a file written whole to `tmp`, just before it is renamed
+    onto `path`. Nothing here; the tests replace it to crash or fill the
+    disk at that moment."""
 
 
 @contextmanager
@@ -47,7 +36,7 @@ def atomic_path(path):
         raise FCNError(f"{path}: cannot write ({err.strerror or err})") from None
     try:
         yield tmp
-        _fault_point(path, tmp)
+        before_rename(path, tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; files get the usual mode

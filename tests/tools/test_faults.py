@@ -37,9 +37,14 @@ def folder(tmp_path):
     return tmp_path
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def train(folder, *args, fault=None):
-    env = {**os.environ, **({"FCN_FAULT": fault} if fault else {})}
-    return subprocess.run([sys.executable, "-m", "tools.cli", "train", "--solver", "solver.prototxt", *args],
+    """fcn train, with a fault (tests/tools/faulty_fcn.py) if given."""
+    command = ["-m", "tests.tools.faulty_fcn", fault] if fault else ["-m", "tools.cli"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, *command, "train", "--solver", "solver.prototxt", *args],
                           capture_output=True, text=True, cwd=folder, env=env)
 
 
