@@ -8,7 +8,7 @@ MODELS := voc-fcn32s voc-fcn16s voc-fcn8s voc-fcn8s-atonce voc-fcn-alexnet \
 	siftflow-fcn32s siftflow-fcn16s siftflow-fcn8s \
 	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s
 
-.PHONY: install test fuzz proto nets bench clean $(MODELS)
+.PHONY: install test lint fuzz proto nets bench clean $(MODELS)
 
 install: $(VENV)/.installed
 
@@ -18,8 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
+
+# ruff over the tree, mypy over the public surface (pyproject.toml says which).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # 50,000 mutations of each fuzz target (tests/fuzz): prototxts, caffemodels, HDF5 weights, images.
 fuzz: install

@@ -14,13 +14,13 @@ import time
 
 import numpy as np
 
-from netspec import fcn_models
-from layers.net import Net
-from tools.time import conv_gflop, timing_net
-from weights.caffemodel import copy_weights, read_weights
 from common.images import bgr_chw, read_rgb
+from layers.net import Net
+from netspec import fcn_models
 from tools.infer import parse_mean
 from tools.netload import image_net
+from tools.time import conv_gflop, timing_net
+from weights.caffemodel import copy_weights, read_weights
 
 DEMO_IMAGE = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "published", "demo", "image.jpg")
 

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from benchmarks.cases import CASES
-from netspec import fcn_models
 from layers.net import Net
+from netspec import fcn_models
 from weights.caffemodel import save_caffemodel
 
 CACHE = os.path.join("build", "bench")

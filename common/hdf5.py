@@ -29,7 +29,7 @@ SMALL_BYTES = 1 << 20
 @contextmanager
 def open_hdf5(path: str, what: str):
     """An h5py.File for reading, or a one-line error."""
-    import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
+    import h5py  # 13 MB and 20 ms to import: only HDF5 files need it
     if not os.path.exists(path):
         raise FCNError(f"{path}: no such file")
     if os.path.isdir(path):

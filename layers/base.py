@@ -10,7 +10,7 @@ from layers.blob import Blob
 from layers.fillers import fill
 from layers.options import Options
 
-REGISTRY = {}
+REGISTRY: dict[str, type] = {}
 
 
 def register(*type_names):
@@ -52,9 +52,9 @@ class Layer:
         self.options = options if options is not None else Options.from_environment()
         self.workers = self.options.workers
         self.rng = rng if rng is not None else self.options.make_rng()
-        self.blobs = []            # learnable parameters, as Blobs
-        self.param_propagate_down = []
-        self.loss_weights = []
+        self.blobs: list[Blob] = []            # learnable parameters
+        self.param_propagate_down: list[bool] = []
+        self.loss_weights: list[float] = []
 
     def layer_setup(self, bottom, top):
         """Caffe's Layer::SetUp, the one way every layer is made ready (by

@@ -13,13 +13,12 @@ from common import sizes
 from common.errors import FCNError
 
 
-
 class Blob:
-    def __init__(self, shape=(), name=""):
+    def __init__(self, shape: tuple[int, ...] = (), name: str = ""):
         self.name = name
-        self.shape = ()
-        self._data = None
-        self._diff = None
+        self.shape: tuple[int, ...] = ()
+        self._data: np.ndarray | None = None
+        self._diff: np.ndarray | None = None
         self.initializer = None
         self.allocator = None
         self.diff_allocator = None
@@ -47,15 +46,15 @@ class Blob:
         self.reshape(other.shape)
 
     @property
-    def count(self):
+    def count(self) -> int:
         return sizes.count(self.shape)
 
     @property
-    def num_axes(self):
+    def num_axes(self) -> int:
         return len(self.shape)
 
     @property
-    def data(self):
+    def data(self) -> np.ndarray:
         if self.freed:
             raise FCNError(f"blob {self.name!r} was freed after its last reader ran, to save memory; "
                            "build the net with keep_blobs=True to keep every blob")
@@ -68,6 +67,11 @@ class Blob:
                 self._data = np.zeros(self.shape, np.float32)
             self.initializer = None
         return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = self._checked(value, "data")
+        self.freed = False
 
     def overwrite(self):
         """The data array, about to be overwritten whole (weights loaded from
@@ -84,11 +88,6 @@ class Blob:
         self._data = None
         self.initializer = make
 
-    @data.setter
-    def data(self, value):
-        self._data = self._checked(value, "data")
-        self.freed = False
-
     def _checked(self, value, what):
         value = np.asarray(value)
         if value.shape != self.shape:
@@ -97,7 +96,7 @@ class Blob:
         return value if value.dtype == np.float32 else value.astype(np.float32)
 
     @property
-    def diff(self):
+    def diff(self) -> np.ndarray:
         if self.diff_dropped:
             raise FCNError(f"the diff of blob {self.name!r} was dropped once backward had passed it down, "
                            "to save memory; build the net with keep_blobs=True to keep every diff")

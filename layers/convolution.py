@@ -81,7 +81,8 @@ class _ConvBase(Layer):
     def reshape(self, bottom, top):
         for b in bottom:
             if b.num_axes != 4 or b.shape[1] != self.channels:
-                raise self.error(f"input must be (N, {self.channels}, H, W) as at setup, got {self.shapes_text(bottom)}")
+                raise self.error(f"input must be (N, {self.channels}, H, W) as at setup, "
+                                 f"got {self.shapes_text(bottom)}")
         g = self.geometry
         for b, t in zip(bottom, top):
             n, _, h, w = b.shape

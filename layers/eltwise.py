@@ -28,7 +28,10 @@ class Eltwise(Layer):
     def forward(self, bottom, top):
         out = top[0].data
         if self.op == EP.SUM:
-            np.multiply(bottom[0].data, self.coeff[0], out=out) if self.coeff[0] != 1 else np.copyto(out, bottom[0].data)
+            if self.coeff[0] != 1:
+                np.multiply(bottom[0].data, self.coeff[0], out=out)
+            else:
+                np.copyto(out, bottom[0].data)
             for c, b in zip(self.coeff[1:], bottom[1:]):
                 out += b.data if c == 1 else c * b.data
         elif self.op == EP.PROD:

@@ -9,13 +9,13 @@ from collections import OrderedDict, defaultdict, namedtuple
 
 import numpy as np
 
-from netspec import caffe_pb2
+import layers.all_layers  # noqa: F401  (registers every layer type)
 from common.errors import FCNError
-from layers.base import create_layer
+from layers.base import Layer, create_layer
 from layers.blob import Arena, Blob
 from layers.options import Options
 from layers.threads import single_threaded_blas
-import layers.all_layers  # noqa: F401  (registers every layer type)
+from netspec import caffe_pb2
 
 TRAIN, TEST = caffe_pb2.TRAIN, caffe_pb2.TEST
 
@@ -125,8 +125,8 @@ class Net:
     that is 400 MB of FCN-8s's 640 MB of diffs). Their buffers are lent to
     the blobs that come next."""
 
-    def __init__(self, net_param, phase=TEST, stages=(), level=0, source="<net>", keep_blobs=False,
-                 options: Options | None = None):
+    def __init__(self, net_param: caffe_pb2.NetParameter, phase: int | str = TEST, stages=(), level: int = 0,
+                 source: str = "<net>", keep_blobs: bool = False, options: Options | None = None):
         phase = phase_value(phase)
         self.source = source
         self.options = options if options is not None else Options.from_environment()
@@ -288,7 +288,7 @@ class Net:
                 fusions[i] = i + 1
         return fusions
 
-    def keep(self, *names):
+    def keep(self, *names: str) -> None:
         """Never free these blobs nor their diffs."""
         self.frees = [[blob for blob in frees if blob.name not in names] for frees in self.frees]
         self.diff_frees = [[blob for blob in frees if blob.name not in names] for frees in self.diff_frees]
@@ -326,7 +326,7 @@ class Net:
                 self.params[layer.name] = layer.blobs
 
     # -- running ----------------------------------------------------------
-    def forward(self, start=None, end=None, **inputs):
+    def forward(self, start: str | None = None, end: str | None = None, **inputs) -> dict[str, np.ndarray]:
         """Run the layers from `start` to `end` (names); returns {output: data}."""
         with single_threaded_blas():
             return self._forward(start, end, inputs)
@@ -362,7 +362,7 @@ class Net:
         self.loss = loss
         return {name: self.blobs[name].data for name in self.outputs}
 
-    def backward(self, start=None, end=None):
+    def backward(self, start: str | None = None, end: str | None = None) -> None:
         """Gradients from the loss back through every layer that needs them."""
         with single_threaded_blas():
             self._backward(start, end)
@@ -383,21 +383,21 @@ class Net:
             for blob in self.diff_frees[i]:
                 blob.free_diff()
 
-    def clear_param_diffs(self):
+    def clear_param_diffs(self) -> None:
         for blob, *_ in self.learnable:
             blob.diff[...] = 0
 
-    def reshape(self):
+    def reshape(self) -> None:
         for blob in self.blobs.values():
             blob.freed = False
         for layer, bottom, top in zip(self.layers, self.bottom_vecs, self.top_vecs):
             layer.reshape(bottom, top)
 
     @property
-    def outputs(self):
+    def outputs(self) -> list[str]:
         """Blobs no layer reads after the last one writes them: the net's
         outputs, as in Caffe (a blob an in-place layer rewrites last is one)."""
-        available = {}
+        available: dict[str, bool] = {}
         for bottom, top in zip(self.bottom_vecs, self.top_vecs):
             for blob in bottom:
                 available.pop(blob.name, None)
@@ -405,10 +405,10 @@ class Net:
                 available[blob.name] = True
         return [name for name in self.blobs if name in available]
 
-    def layer(self, name):
+    def layer(self, name: str) -> Layer:
         return self.layers[self.layer_names.index(name)]
 
-    def share_with(self, other):
+    def share_with(self, other: "Net") -> None:
         """Use `other`'s parameter arrays for layers of the same name (Caffe's
         ShareTrainedLayersWith): a test net following its train net."""
         for name, blobs in other.params.items():

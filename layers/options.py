@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -53,9 +54,9 @@ class Options:
             raise FCNError(f"threads must be at least 1, not {self.threads}")
 
     @classmethod
-    def from_environment(cls, **overrides) -> "Options":
+    def from_environment(cls, **overrides) -> Options:
         """The defaults, with FCN_THREADS and FCN_CONV where set, then `overrides`."""
-        values = {}
+        values: dict[str, Any] = {}
         if os.environ.get("FCN_THREADS"):
             try:
                 values["threads"] = int(os.environ["FCN_THREADS"])
@@ -66,7 +67,7 @@ class Options:
         values.update(overrides)
         return cls(**values)
 
-    def but(self, **changes) -> "Options":
+    def but(self, **changes) -> Options:
         """A copy with `changes`."""
         return replace(self, **changes)
 

@@ -9,9 +9,9 @@ import math
 import numba
 import numpy as np
 
-from netspec import caffe_pb2
 from layers.base import Layer, register
 from layers.kernels import ave_pool, ave_pool_backward
+from netspec import caffe_pb2
 
 PP = caffe_pb2.PoolingParameter
 
@@ -192,4 +192,5 @@ class Pooling(Layer):
                                  "so its forward kept no argmax")
             self.workers.in_slices(max_pool_backward, planes, dy, self.mask, dx)
         else:
-            self.workers.in_slices(ave_pool_backward, planes, dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, dx)
+            self.workers.in_slices(ave_pool_backward, planes, dy, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw,
+                                   dx)

@@ -73,12 +73,12 @@ class Workers:
     per count for the whole process (Workers.of): threads are a resource of
     the machine, not of a net."""
 
-    _pools: dict = {}
+    _pools: dict[int, "Workers"] = {}
     _inside = threading.local()      # set on the pool's own threads
 
     def __init__(self, count: int):
         self.count = count
-        self._pool = None
+        self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def of(cls, count: int) -> "Workers":
@@ -99,7 +99,8 @@ class Workers:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="fcn-worker",
                                             initializer=_mark_worker)
-        for future in [self._pool.submit(work, item) for item in items]:
+        pool = self._pool
+        for future in [pool.submit(work, item) for item in items]:
             future.result()
 
     def in_slices(self, kernel, count, *args) -> None:

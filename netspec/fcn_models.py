@@ -7,10 +7,12 @@ layer, and no Dropout (the identity at test time) and no loss, as in the
 release's voc-fcn8s/deploy.prototxt. `widths` narrows the VGG/AlexNet layers
 (the reference data and the synthetic demo use narrow nets).
 """
+from common.errors import FCNError
 from netspec import caffe_pb2
 from netspec.coord_map import crop
-from common.errors import FCNError
-from netspec.net_spec import NetSpec, layers as L, params as P
+from netspec.net_spec import NetSpec
+from netspec.net_spec import layers as L
+from netspec.net_spec import params as P
 
 MEAN_BGR = (104.00699, 116.66877, 122.67892)
 DEPLOY_SIZE = 500

@@ -8,8 +8,8 @@ and layers get Caffe's automatic names: the type and a counter
 """
 from collections import Counter, OrderedDict
 
-from netspec import caffe_pb2
 from common.errors import FCNError
+from netspec import caffe_pb2
 
 
 def _param_field_names():

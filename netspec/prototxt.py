@@ -10,9 +10,9 @@ import math
 import numpy as np
 from google.protobuf import descriptor, text_encoding, text_format
 
-from netspec import caffe_pb2
 from common.atomic import write_atomic
 from common.errors import FCNError, open_input
+from netspec import caffe_pb2
 from netspec.upgrade import upgrade_net, upgrade_solver
 
 _FD = descriptor.FieldDescriptor

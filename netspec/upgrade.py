@@ -4,8 +4,8 @@ Order matters and follows Caffe: V0 layers become V1, V1 data layers move
 their transformation fields into transform_param, V1 layers become V2,
 net-level inputs become an Input layer, old BatchNorm param specs are fixed.
 """
-from netspec import caffe_pb2
 from common.errors import FCNError
+from netspec import caffe_pb2
 
 V1 = caffe_pb2.V1LayerParameter
 

@@ -6,16 +6,16 @@ import os
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from netspec import caffe_pb2
-from common.errors import FCNError
 from common.atomic import atomic_path, write_atomic
-from weights.blobs import to_array, to_proto
+from common.errors import FCNError
 from common.hdf5 import open_hdf5, read_checked
+from netspec import caffe_pb2
+from weights.blobs import to_array, to_proto
 
 
 def write_state(path, iteration, learned_net, current_step, history):
     if path.endswith(".h5"):
-        import h5py   # 13 MB and 20 ms to import: only HDF5 files need it
+        import h5py  # 13 MB and 20 ms to import: only HDF5 files need it
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as f:
                 f["iter"] = np.int32(iteration)

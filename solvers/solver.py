@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 
-from netspec import caffe_pb2, read_net, read_solver
 from common.errors import FCNError
-from layers.options import Options
 from layers.net import Net
+from layers.options import Options
+from netspec import caffe_pb2, read_net, read_solver
 from solvers.snapshot import read_state, write_state
 from solvers.updates import RULES
 from weights.caffemodel import copy_weights, save_weights
@@ -68,7 +68,8 @@ class Solver:
         self.history = [[np.zeros(blob.shape, np.float32) for _ in range(copies)] for blob, *_ in self.net.learnable]
         self.iter = 0
         self.lr_state = {"current_step": 0}
-        self.losses, self.smoothed_loss = [], 0.0
+        self.losses: list[float] = []
+        self.smoothed_loss = 0.0
         self.requested = None     # "stop" (Ctrl-C): end after the step under way
 
     @classmethod
@@ -84,7 +85,8 @@ class Solver:
                            f"(found {', '.join(given) or 'none'})")
         field = given[0]
         net_param = getattr(p, field) if field.endswith("_param") else read_net(getattr(p, field))
-        return self._make_net(net_param, "TRAIN", p.train_state, getattr(p, field) if not field.endswith("_param") else field)
+        source = field if field.endswith("_param") else getattr(p, field)
+        return self._make_net(net_param, "TRAIN", p.train_state, source)
 
     def _make_net(self, net_param, phase, state, source):
         stages = list(state.stage) + list(net_param.state.stage)
@@ -113,11 +115,12 @@ class Solver:
         return net
 
     # -- stepping -------------------------------------------------------------
-    def step(self, iterations, progress=None):
+    def step(self, iterations: int, progress=None) -> None:
         """Run `iterations` steps; `progress(done, total)` after each, if given."""
         start, stop = self.iter, self.iter + iterations
         average = max(self.param.average_loss, 1)
-        self.losses, self.smoothed_loss = [], 0.0
+        self.losses = []
+        self.smoothed_loss = 0.0
         began = time.perf_counter()
         while self.iter < stop:
             self.net.clear_param_diffs()
@@ -134,7 +137,8 @@ class Solver:
             rate = learning_rate(p, self.iter, self.lr_state)
             if p.display and self.iter % p.display == 0:
                 speed = (self.iter - start + 1) / max(time.perf_counter() - began, 1e-9)
-                self.log(f"Iteration {self.iter} ({speed:.3g} iter/s), loss = {self.smoothed_loss:.6g}, lr = {rate:.6g}")
+                self.log(f"Iteration {self.iter} ({speed:.3g} iter/s), loss = {self.smoothed_loss:.6g}, "
+                         f"lr = {rate:.6g}")
             self.apply_update(rate)
             self.iter += 1
             if progress:
@@ -228,7 +232,7 @@ class Solver:
         self.log(f"Snapshotting to {model} and {state}")
         return model, state
 
-    def restore(self, path):
+    def restore(self, path: str) -> None:
         iteration, learned, current_step, history = read_state(path)
         copies = len(self.history[0]) if self.history else 1
         if len(history) != copies * len(self.history):

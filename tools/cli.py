@@ -10,10 +10,11 @@ import importlib
 import os
 import sys
 
-from layers.options import Options
 from common.errors import FCNError
+from layers.options import Options
 
-COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info", "draw", "download", "run"]
+COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info",
+            "draw", "download", "run"]
 
 
 def build_parser():

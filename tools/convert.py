@@ -6,9 +6,9 @@ caffemodel, upgraded to V2. With --net, the weights are carried into that
 net's layers by transplant (copy, coerce to the net's shape, or drop, each
 reported), and written as that net would save them.
 """
+from common.atomic import write_atomic
 from common.errors import FCNError
 from layers.net import Net
-from common.atomic import write_atomic
 from tools.netload import load_net_param
 from weights.caffemodel import read_caffemodel, save_weights
 from weights.formats import kind_of, load_arrays, save_arrays

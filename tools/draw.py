@@ -7,8 +7,8 @@ on the machine.
 import shutil
 import subprocess
 
-from common.errors import FCNError
 from common.atomic import write_atomic
+from common.errors import FCNError
 from layers.net import filter_net, phase_value
 from netspec import caffe_pb2
 from tools.netload import load_net_param

@@ -14,12 +14,12 @@ from PIL import Image
 
 from common.errors import FCNError
 from common.images import bgr_chw, read_rgb, save_image
-from layers.net import Net
-from layers.kernels import relu_forward
-from tools.netload import image_net
-from weights.caffemodel import copy_weights
 from common.palette import make_palette, pil_palette
+from layers.kernels import relu_forward
+from layers.net import Net
+from tools.netload import image_net
 from tools.progress import progress
+from weights.caffemodel import copy_weights
 
 HELP = "segment images with a deploy net: palette PNGs of the class of every pixel"
 # The release's infer.py mean, to all the digits it gives.

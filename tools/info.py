@@ -7,7 +7,6 @@ published model name): each layer's type and the shapes of its tops, as
 """
 import os
 
-
 from common import sizes
 from common.errors import FCNError
 from layers.net import Net

@@ -1,9 +1,9 @@
 """Building a Net from what a user names on the command line."""
 import os
 
-from netspec import caffe_pb2, fcn_models, read_net
 from common.errors import FCNError
 from layers.net import Net
+from netspec import caffe_pb2, fcn_models, read_net
 from weights.caffemodel import copy_weights
 
 # Python data-layer tops that hold one channel; every other image top has three.

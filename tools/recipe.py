@@ -17,16 +17,16 @@ import time
 import numpy as np
 from PIL import Image
 
+from common.images import read_rgb, save_image
+from common.palette import make_palette
 from layers.net import Net
 from netspec import fcn_models, read_net, read_solver
 from netspec.prototxt import write_text
 from solvers.score import seg_tests
 from solvers.solver import Solver
-from common.images import read_rgb, save_image
-from common.palette import make_palette
+from tools.download import TABLE, load_table
 from tools.synthetic import write_dataset
 from weights.caffemodel import copy_weights
-from tools.download import TABLE, load_table
 from weights.formats import load_arrays
 from weights.surgery import interp, transplant, transplant_arrays
 

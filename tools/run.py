@@ -1,17 +1,23 @@
 """`fcn run`: a script written against pycaffe, run on this engine.
 
-compat/ (the `caffe` package) and the script's own folder go first on
+The folder of the `caffe` package (compat/, installed with the project and
+found as a package resource) and the script's own folder go first on
 sys.path, sys.argv becomes the script and its arguments, and the script runs
 as __main__ from its folder's point of view, unchanged.
 """
 import os
 import runpy
 import sys
+from importlib import resources
 
 from common.errors import FCNError
 
 HELP = "run a pycaffe script (net.py, solve.py, infer.py, ...) with `import caffe` served by this engine"
-COMPAT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compat")
+
+
+def compat_folder() -> str:
+    """The folder that holds the `caffe` package, wherever the project is installed."""
+    return str(resources.files("compat"))
 
 
 def add_arguments(parser):
@@ -23,9 +29,10 @@ def run(args):
     script = os.path.abspath(args.script)
     if not os.path.isfile(script):
         raise FCNError(f"{args.script}: no such script")
-    if not os.path.isdir(os.path.join(COMPAT, "caffe")):
-        raise FCNError(f"{COMPAT}: the caffe compatibility package is missing")
-    sys.path[:0] = [COMPAT, os.path.dirname(script)]
+    compat = compat_folder()
+    if not os.path.isdir(os.path.join(compat, "caffe")):
+        raise FCNError(f"{compat}: the caffe compatibility package is missing")
+    sys.path[:0] = [compat, os.path.dirname(script)]
     sys.argv = [args.script, *args.args]
     try:
         runpy.run_path(script, run_name="__main__")

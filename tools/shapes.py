@@ -1,9 +1,9 @@
 """`fcn shapes`: every blob's shape, without weights or allocation."""
 import json
 
-from layers.net import Net
-from common.errors import FCNError
 from common.atomic import write_atomic
+from common.errors import FCNError
+from layers.net import Net
 from tools.netload import load_net_param, parse_inputs, with_inputs
 
 HELP = "print every blob's shape (TEST phase; data layers become inputs of --size)"

@@ -70,7 +70,7 @@ def write_dataset(root, train=60, val=16, seed=0, size=(72, 88)):
     for folder in (os.path.join(sbdd, "img"), os.path.join(sbdd, "cls"), os.path.join(voc, "JPEGImages"),
                    os.path.join(voc, "SegmentationClass"), os.path.join(voc, "ImageSets", "Segmentation")):
         os.makedirs(folder, exist_ok=True)
-    import scipy.io     # 0.1 s to import, which every `fcn` command would pay
+    import scipy.io  # 0.1 s to import, which every `fcn` command would pay
     names = []
     for i in range(train):
         name = f"2008_{i:06d}"

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from common.errors import FCNError
 from common.atomic import write_atomic
+from common.errors import FCNError
 from layers.net import Net
 from tools.netload import load_net_param, parse_inputs, with_inputs
 from tools.shapes import parse_size

@@ -2,8 +2,8 @@
 import numpy as np
 
 from common import sizes
-from netspec import caffe_pb2
 from common.errors import FCNError
+from netspec import caffe_pb2
 
 
 def proto_shape(proto):

@@ -5,27 +5,34 @@ Loading follows Caffe's CopyTrainedLayersFrom: by layer name; layers absent
 from the file keep their fillers; layers of the file absent from the net are
 ignored; a count or shape mismatch is an error naming the layer and shapes.
 """
+import importlib
 from contextlib import contextmanager
 
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from common import sizes
-from netspec import caffe_pb2
-from common.errors import FCNError, open_input
 from common.atomic import write_atomic
+from common.errors import FCNError, open_input
+from common.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
+from netspec import caffe_pb2
 from netspec.upgrade import upgrade_net
 from weights.blobs import legacy_shape, to_proto
-from common.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
 from weights.npz import read_npz
 from weights.wire import Caffemodel
 
-try:
-    from numpy._core.multiarray import _set_madvise_hugepage
-except ImportError:           # numpy 1.x
-    try:
-        from numpy.core.multiarray import _set_madvise_hugepage
-    except ImportError:
-        _set_madvise_hugepage = None
+
+def _madvise_switch():
+    """numpy's switch for asking the kernel for huge pages (numpy 2, then 1)."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            return importlib.import_module(module)._set_madvise_hugepage
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+_set_madvise_hugepage = _madvise_switch()
 
 
 @contextmanager
@@ -63,7 +70,7 @@ def read_caffemodel(path):
     return upgrade_net(net, path)
 
 
-def read_weights(path):
+def read_weights(path: str) -> dict[str, list[np.ndarray]]:
     """{layer name: [float32 arrays]} of a caffemodel or caffemodel.h5, in file order."""
     if is_hdf5(path):
         return read_hdf5_weights(path)
@@ -93,7 +100,7 @@ def hdf5_layers(path, f):
     return layer_blobs(path, f["data"])
 
 
-def copy_weights(net, path):
+def copy_weights(net, path: str) -> None:
     """Load the weights file at `path` into `net` by layer name."""
     with ordinary_pages():
         _copy_weights(net, path)
@@ -192,5 +199,5 @@ def save_hdf5(net, path, write_diff=False):
     write_groups(path, groups)
 
 
-def save_weights(net, path, write_diff=False):
+def save_weights(net, path: str, write_diff: bool = False) -> None:
     (save_hdf5 if is_hdf5(path) else save_caffemodel)(net, path, write_diff)

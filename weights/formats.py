@@ -3,17 +3,19 @@ file's extension: `.caffemodel` (binary NetParameter; V2, V1 and legacy
 dims read, V2 written), `.caffemodel.h5` / `.h5` (Caffe's HDF5 layout) and
 `.npz` (keys `layer/i`, read with allow_pickle=False)."""
 
-from netspec import caffe_pb2
-from common.errors import FCNError
+import numpy as np
+
 from common.atomic import write_atomic
+from common.errors import FCNError
+from common.hdf5 import declared_bytes, open_hdf5, write_groups
+from netspec import caffe_pb2
 from weights.blobs import to_proto
 from weights.caffemodel import hdf5_layers, is_hdf5, read_weights
-from common.hdf5 import declared_bytes, open_hdf5, write_groups
 from weights.npz import read_npz, write_npz
 from weights.wire import Caffemodel
 
 
-def kind_of(path):
+def kind_of(path: str) -> str:
     if path.endswith(".npz"):
         return "npz"
     if is_hdf5(path):
@@ -23,7 +25,7 @@ def kind_of(path):
     raise FCNError(f"{path}: unknown weights format; use .caffemodel, .caffemodel.h5 (or .h5) or .npz")
 
 
-def load_arrays(path):
+def load_arrays(path: str) -> dict[str, list[np.ndarray]]:
     """{layer: [arrays]} of any weights file."""
     kind = kind_of(path)
     if kind == "npz":
@@ -31,7 +33,7 @@ def load_arrays(path):
     return read_weights(path)
 
 
-def save_arrays(path, arrays):
+def save_arrays(path: str, arrays: dict[str, list[np.ndarray]]) -> None:
     """Write {layer: [arrays]} to `path` in the format its extension names;
     a caffemodel gets each layer's name and blobs, all Caffe reads of one."""
     kind = kind_of(path)

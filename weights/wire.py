@@ -16,8 +16,8 @@ import struct
 
 import numpy as np
 
-from netspec import caffe_pb2
 from common.errors import FCNError, open_input
+from netspec import caffe_pb2
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 V1_TYPES = {number: name for name, number in caffe_pb2.V1LayerParameter.LayerType.items()}

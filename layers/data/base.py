@@ -8,9 +8,9 @@ import random
 
 import numpy as np
 
-from layers.base import Layer
-from common.images import bgr_chw, read_array, read_rgb
 from common.errors import FCNError
+from common.images import bgr_chw, read_array, read_rgb
+from layers.base import Layer
 
 
 class SegDataLayer(Layer):
@@ -96,7 +96,7 @@ class SegDataLayer(Layer):
     def load_mat(self, path, key):
         if not os.path.exists(path):
             raise self.error(f"missing file {path}")
-        import scipy.io     # 0.1 s to import: only SBDD's labels need it
+        import scipy.io  # 0.1 s to import: only SBDD's labels need it
         try:
             return scipy.io.loadmat(path)[key]
         except (ValueError, KeyError, OSError, TypeError) as err:

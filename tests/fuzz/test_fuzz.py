@@ -8,13 +8,14 @@ import signal
 import tempfile
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from layers.net import Net
 from netspec import FCNError, read_net
+from tests.conftest import REFERENCE
 from tools.netload import build_net
 from weights.caffemodel import copy_weights, read_weights
-from tests.conftest import REFERENCE
 
 EXAMPLES = int(os.environ.get("FCN_FUZZ_EXAMPLES", "150"))
 SECONDS_PER_EXAMPLE = 20
@@ -114,6 +115,7 @@ IMAGES = [open(os.path.join(REFERENCE, "..", "published", "demo", "image.jpg"), 
 
 def _small_png():
     import io
+
     from PIL import Image
     buffer = io.BytesIO()
     Image.fromarray(np.arange(24 * 32, dtype=np.uint8).reshape(24, 32) % 21, mode="P").save(buffer, format="PNG")

@@ -14,9 +14,9 @@ a wrong normalization fails (tests/layers/test_gradcheck.py proves it).
 """
 import numpy as np
 
+import layers.all_layers  # noqa: F401  (registers every layer type)
 from layers.base import create_layer
 from layers.blob import Blob
-import layers.all_layers  # noqa: F401  (registers every layer type)
 from netspec import caffe_pb2, parse_text
 
 

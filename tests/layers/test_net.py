@@ -260,7 +260,7 @@ def test_relu_folded_into_the_convolution_before_it(slope):
       layer { name: "point" type: "Convolution" bottom: "wide" top: "point"
               convolution_param { num_output: 5 kernel_size: 1 weight_filler { type: "gaussian" } } }
       layer { name: "r2" type: "ReLU" bottom: "point" top: "point" relu_param { negative_slope: %s } }
-    """ % (slope, slope)
+    """.replace("%s", str(slope))
     net = net_from(text, "TEST", keep_blobs=True)
     assert net.fusions == {1: 2, 3: 4}
     x = np.random.default_rng(4).standard_normal((1, 16, 9, 7))

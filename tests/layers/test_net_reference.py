@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from tools.compare import compare, failures
+from tests.conftest import REFERENCE
 from tools.netload import build_net
 from tools.shapes import blob_shapes
-from tests.conftest import REFERENCE
+from weights.reference import compare, failures
 
 # Backward runs layer by layer: chained, a last-bit difference in a conv
 # output (the BLAS's summation order) may flip a near-tied max-pooling

@@ -34,15 +34,16 @@ SHAPES = pytest.mark.parametrize("channels,kernels,height,width,pad", [
     (1, 2, 9, 4, (-1, 1)), (3, 3, 3, 3, (4, 0)), (2, 2, 10, 11, (1, 0))])
 
 
-def algorithm(tile_budget=Options().tile_budget):
+def algorithm(tile_budget=None):
     """The Winograd algorithm with that budget of floats per band of tiles
     (the calls below give their pads themselves: no layer geometry)."""
-    return Winograd(None, 1, 0, 0, Options(tile_budget=tile_budget))
+    options = Options() if tile_budget is None else Options(tile_budget=tile_budget)
+    return Winograd(None, 1, 0, 0, options)
 
 
 @pytest.fixture(params=["whole", "single tiles"])
 def budget(request):
-    return algorithm(1 if request.param == "single tiles" else Options().tile_budget)
+    return algorithm(1 if request.param == "single tiles" else None)
 
 
 @SHAPES

@@ -4,7 +4,9 @@ import os
 
 import pytest
 
-from netspec import FCNError, NetSpec, fcn_models, layers as L, params as P
+from netspec import FCNError, NetSpec, fcn_models
+from netspec import layers as L
+from netspec import params as P
 from netspec.coord_map import crop, crop_offsets
 from tests.conftest import REFERENCE
 

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from netspec import caffe_pb2, fcn_models, read_text
-from netspec.prototxt import parse_text, format_message
+from netspec.prototxt import format_message, parse_text
 from tests.conftest import PUBLISHED
 
 

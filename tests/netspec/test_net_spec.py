@@ -1,6 +1,8 @@
 import pytest
 
-from netspec import FCNError, NetSpec, caffe_pb2, layers as L, params as P, to_proto
+from netspec import FCNError, NetSpec, caffe_pb2, to_proto
+from netspec import layers as L
+from netspec import params as P
 
 
 def test_names_come_from_attributes_and_layers_follow_first_top():

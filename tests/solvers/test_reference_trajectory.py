@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
+from tests.conftest import REFERENCE
 from tools.cli import main
 from weights.caffemodel import read_weights
-from tests.conftest import REFERENCE
 
 CASE = os.path.join(REFERENCE, "solver-voc-fcn8s-narrow")
 

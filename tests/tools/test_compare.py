@@ -92,8 +92,9 @@ def test_names_with_slashes_in_every_hdf5_layout_and_npz(tmp_path):
     reference compared in every section, nothing skipped."""
     import h5py
     import numpy as np
+
     from layers.net import Net
-    from netspec import parse_text, caffe_pb2
+    from netspec import caffe_pb2, parse_text
     from weights.caffemodel import copy_weights, save_weights
     from weights.formats import load_arrays
     net_path = tmp_path / "net.prototxt"

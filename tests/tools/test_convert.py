@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from weights.formats import load_arrays
 from tests.conftest import REFERENCE
 from tests.weights.test_caffemodel import as_v1_with_legacy_dims
+from weights.formats import load_arrays
 
 MODELS = sorted(glob.glob(os.path.join(REFERENCE, "*", "*.caffemodel")))
 CASE = os.path.join(REFERENCE, "voc-fcn8s-narrow-test")

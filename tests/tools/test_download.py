@@ -151,6 +151,7 @@ def test_download_then_recipe_with_the_published_file_names(tmp_path, server, ca
     narrowed to stay fast; data sets downloaded as archives in their
     published layouts."""
     import numpy as np
+
     from layers.net import Net
     from netspec import fcn_models
     from netspec.prototxt import write_text

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from common.images import bgr_chw
 from layers.net import Net
 from netspec import read_net
-from common.images import bgr_chw
+from tests.conftest import PUBLISHED, REFERENCE
 from tools.infer import overlay
 from weights.caffemodel import copy_weights
-from tests.conftest import PUBLISHED, REFERENCE
 
 CASE = os.path.join(REFERENCE, "voc-fcn8s-narrow-test")
 DEMO = os.path.join(PUBLISHED, "demo", "image.jpg")

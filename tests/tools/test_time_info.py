@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from netspec import fcn_models
+from tests.conftest import REFERENCE
 from tools.info import net_info
 from tools.time import conv_gflop, time_net, timing_net
-from tests.conftest import REFERENCE
 
 CASE = os.path.join(REFERENCE, "voc-fcn8s-narrow-test")
 NETS = [(model, split) for model in fcn_models.model_names() for split in (fcn_models.splits(model)[1], "deploy")]

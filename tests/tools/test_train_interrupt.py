@@ -43,6 +43,7 @@ def test_iterations_end_with_a_snapshot_equal_to_caffes(tmp_path):
     are real Caffe's after 2 steps."""
     import h5py
     import numpy as np
+
     from weights.formats import load_arrays
     case = tmp_path / "case"
     shutil.copytree(os.path.join(REFERENCE, "solver-voc-fcn8s-narrow"), case)

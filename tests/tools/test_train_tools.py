@@ -5,14 +5,14 @@ import shutil
 import numpy as np
 from PIL import Image
 
+from netspec.prototxt import write_text
 from solvers.score import fast_hist, metrics
+from tests.conftest import REFERENCE
 from tools import recipe
 from tools.cli import main
 from tools.netload import build_net
 from tools.synthetic import write_dataset
-from netspec.prototxt import write_text
 from weights.caffemodel import save_weights
-from tests.conftest import REFERENCE
 
 
 def test_fcn_test_averages_the_loss(tmp_path, monkeypatch, capsys):
@@ -82,9 +82,9 @@ def test_published_recipe_on_real_layout(tmp_path, capsys):
     """The real-data branch, end to end: data in the release's layout under
     data/, the model folder with its nets (narrowed here to stay fast) and the
     voc-fcn16s weights that solve.py starts from."""
+    from layers.net import Net
     from netspec import fcn_models
     from netspec.prototxt import write_text as write
-    from layers.net import Net
     write_dataset(str(tmp_path / "data"), train=3, val=2, size=(40, 48))
     narrow = {k: 2 for k in recipe.SYNTHETIC_WIDTHS}
     model = tmp_path / "voc-fcn8s"

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from netspec import FCNError, caffe_pb2
+from tests.conftest import REFERENCE
 from tools.netload import build_net
 from weights.caffemodel import net_to_proto, read_caffemodel, save_weights
-from tests.conftest import REFERENCE
 
 CASES = [("voc-fcn8s-narrow-test", "TEST"), ("voc-fcn8s-narrow-train", "TRAIN"),
          ("voc-fcn-alexnet-narrow-train", "TRAIN")]

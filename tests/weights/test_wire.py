@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from netspec import FCNError, caffe_pb2
+from tests.conftest import REFERENCE
 from weights.blobs import proto_shape, to_array
 from weights.caffemodel import read_weights
 from weights.wire import Caffemodel
-from tests.conftest import REFERENCE
 
 MODELS = sorted(glob.glob(os.path.join(REFERENCE, "*", "*.caffemodel")))
 

@@ -2,9 +2,8 @@
 `python forward_npy.py DEPLOY WEIGHTS IN.npy BLOB OUT.npy`."""
 import sys
 
-import numpy as np
-
 import caffe
+import numpy as np
 
 deploy, weights, source, blob, out = sys.argv[1:6]
 net = caffe.Net(deploy, weights, caffe.TEST)

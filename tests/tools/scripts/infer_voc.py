@@ -2,10 +2,9 @@
 `python infer_voc.py DEPLOY WEIGHTS IMAGE OUT.npy`."""
 import sys
 
+import caffe
 import numpy as np
 from PIL import Image
-
-import caffe
 
 deploy, weights, image, out = sys.argv[1:5]
 im = Image.open(image)

@@ -1,9 +1,8 @@
 """Training as the release's solve.py does it: `python solve_voc.py VAL_LIST`."""
 import sys
 
-import numpy as np
-
 import caffe
+import numpy as np
 import score
 import surgery
 

@@ -4,7 +4,8 @@ import os
 import sys
 
 import caffe
-from caffe import layers as L, params as P
+from caffe import layers as L
+from caffe import params as P
 from caffe.coord_map import crop
 
 LEARN = [dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0)]
