@@ -20,6 +20,10 @@ from layers.blob import Blob
 from netspec import caffe_pb2, parse_text
 
 
+def nan_filled(shape):
+    return np.full(shape, np.nan, np.float32)
+
+
 def make_layer(text, bottoms, phase=caffe_pb2.TRAIN, ntop=1, in_place=False, options=None, configure=None):
     """A set-up layer from prototxt text and bottom arrays, through the
     lifecycle the Net uses (Layer.layer_setup); `configure(layer)` runs
@@ -34,6 +38,10 @@ def make_layer(text, bottoms, phase=caffe_pb2.TRAIN, ntop=1, in_place=False, opt
         blob.data = np.array(array, np.float32)
         bottom.append(blob)
     top = [bottom[0]] if in_place else [Blob(name=f"top{i}") for i in range(ntop)]
+    for blob in top[0:0] if in_place else top:
+        # Tops start as NaN, as the arena's lent buffers start as garbage:
+        # a layer that leaves any element unwritten shows it in every test.
+        blob.allocator = nan_filled
     layer.layer_setup(bottom, top)
     if configure:
         configure(layer)

@@ -52,3 +52,15 @@ def test_the_true_gradients_here_are_small():
     top[0].diff[...] = 1.0
     layer.backward(top, [True, False], bottom)
     assert np.abs(bottom[0].diff).max() < 0.01
+
+
+def test_tops_start_as_nan_so_unwritten_elements_show(monkeypatch):
+    """The arena lends tops that hold old values: the test harness starts
+    them as NaN, so a layer writing all but one element fails its tests."""
+    from layers.neuron import ReLU
+    from tests.layers.gradcheck import run_forward
+    _, (good,) = run_forward('type: "ReLU"', [X])
+    assert not np.isnan(good).any()
+    monkeypatch.setattr(ReLU, "forward", lambda self, bottom, top: None)
+    _, (untouched,) = run_forward('type: "ReLU"', [X])
+    assert np.isnan(untouched).all()
