@@ -8,35 +8,17 @@ backward-data pass forward, and its forward pass backward.
 """
 from layers.base import Layer, register
 from layers.conv_algorithm import choose
+from netspec.geometry import fields_of, read_window
 
 
 class ConvGeometry:
-    """Kernel, stride, pad and dilation of a 2-D convolution_param."""
+    """Kernel, stride, pad and dilation of a 2-D convolution_param, with the
+    output sizes they give."""
 
     def __init__(self, layer, p):
-        def pair(values, single_h, single_w, default, what):
-            if p.HasField(single_h) or p.HasField(single_w):
-                if len(values):
-                    raise layer.error(f"give {what} or {single_h}/{single_w}, not both")
-                return getattr(p, single_h), getattr(p, single_w)
-            values = list(values) or [default]
-            if len(values) == 1:
-                return values[0], values[0]
-            if len(values) == 2:
-                return tuple(values)
-            raise layer.error(f"{what} has {len(values)} values; 2-D convolution takes 1 or 2")
-
-        if not len(p.kernel_size) and not (p.HasField("kernel_h") and p.HasField("kernel_w")):
-            raise layer.error("kernel_size (or kernel_h and kernel_w) is required")
-        self.kh, self.kw = pair(p.kernel_size, "kernel_h", "kernel_w", None, "kernel_size")
-        self.sh, self.sw = pair(p.stride, "stride_h", "stride_w", 1, "stride")
-        self.ph, self.pw = pair(p.pad, "pad_h", "pad_w", 0, "pad")
-        dilation = list(p.dilation) or [1]
-        if len(dilation) > 2:
-            raise layer.error(f"dilation has {len(dilation)} values; 2-D convolution takes 1 or 2")
-        self.dh, self.dw = (dilation * 2)[:2] if len(dilation) == 1 else dilation
-        if min(self.kh, self.kw) <= 0 or min(self.sh, self.sw) <= 0 or min(self.dh, self.dw) <= 0:
-            raise layer.error("kernel, stride and dilation must be positive")
+        window = read_window(fields_of(p), f"layer {layer.name!r} ({layer.param.type})")
+        (self.kh, self.kw), (self.sh, self.sw) = window.kernel, window.stride
+        (self.ph, self.pw), (self.dh, self.dw) = window.pad, window.dilation
         self.pointwise = (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw) == (1, 1, 1, 1, 0, 0)
 
     def conv_out(self, h, w):

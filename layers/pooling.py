@@ -12,6 +12,7 @@ import numpy as np
 from layers.base import Layer, register
 from layers.kernels import ave_pool, ave_pool_backward
 from netspec import caffe_pb2
+from netspec.geometry import fields_of, read_window
 
 PP = caffe_pb2.PoolingParameter
 
@@ -121,26 +122,18 @@ class Pooling(Layer):
         if self.method == PP.STOCHASTIC:
             raise self.error("STOCHASTIC pooling is not supported (Caffe implements it on GPU only)")
         self.global_pooling = p.global_pooling
-        if p.global_pooling:
-            if p.HasField("kernel_size") or p.HasField("kernel_h"):
-                raise self.error("global_pooling takes no kernel size")
-        elif p.HasField("kernel_size") == (p.HasField("kernel_h") or p.HasField("kernel_w")):
-            raise self.error("give kernel_size or kernel_h and kernel_w (one of the two)")
-        elif not p.HasField("kernel_size") and not (p.HasField("kernel_h") and p.HasField("kernel_w")):
-            raise self.error("kernel_h and kernel_w go together")
-        self.kh = p.kernel_h if p.HasField("kernel_h") else p.kernel_size
-        self.kw = p.kernel_w if p.HasField("kernel_w") else p.kernel_size
-        self.ph = p.pad_h if p.HasField("pad_h") else p.pad
-        self.pw = p.pad_w if p.HasField("pad_w") else p.pad
-        self.sh = p.stride_h if p.HasField("stride_h") else p.stride
-        self.sw = p.stride_w if p.HasField("stride_w") else p.stride
+        if p.global_pooling and (p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w")):
+            raise self.error("global_pooling takes no kernel size")
+        fields = fields_of(p)
+
+        def get(name):
+            # Global pooling: the kernel is the input's size, set at reshape.
+            return 1 if p.global_pooling and name == "kernel_size" else fields(name)
+        window = read_window(get, f"layer {self.name!r} ({self.param.type})")
+        (self.kh, self.kw), (self.sh, self.sw), (self.ph, self.pw) = window.kernel, window.stride, window.pad
         self.ceil_mode = p.round_mode == PP.CEIL
         if self.global_pooling and (self.ph or self.pw or self.sh != 1 or self.sw != 1):
             raise self.error("global_pooling takes pad 0 and stride 1")
-        if not self.global_pooling and (self.kh <= 0 or self.kw <= 0):
-            raise self.error("kernel size must be positive")
-        if self.sh <= 0 or self.sw <= 0:
-            raise self.error("stride must be positive")
         if (self.ph or self.pw) and (self.ph >= self.kh or self.pw >= self.kw) and not self.global_pooling:
             raise self.error(f"pad {self.ph},{self.pw} must be smaller than the kernel {self.kh}x{self.kw}")
         if len(top) == 2 and self.method != PP.MAX:

@@ -8,6 +8,7 @@ Crop layer's axis and offsets, as Caffe's coord_map does.
 from fractions import Fraction
 
 from common.errors import FCNError
+from netspec.geometry import read_window
 from netspec.net_spec import layers as L
 
 # Layers that keep every coordinate where it was.
@@ -31,20 +32,8 @@ def _conv_geometry(fn):
                        f"not the 2-D fields {sorted(legacy)}")
     if "kernel_size" not in params:
         raise FCNError(f"{fn.type_name}: no kernel_size, cannot map coordinates through it")
-    kernel = _per_axis(params["kernel_size"], 1)
-    dilation = _per_axis(params.get("dilation"), 1)
-    stride = _per_axis(params.get("stride"), 1)
-    pad = _per_axis(params.get("pad"), 0)
-    size = max(len(kernel), len(dilation), len(stride), len(pad))
-
-    def spread(values):
-        return values * size if len(values) == 1 else values
-
-    kernel, dilation, stride, pad = map(spread, (kernel, dilation, stride, pad))
-    if len({len(kernel), len(dilation), len(stride), len(pad)}) != 1:
-        raise FCNError(f"{fn.type_name}: kernel_size, stride, pad and dilation name different axis counts")
-    extent = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
-    return params.get("axis", 1), stride, extent, pad
+    window = read_window(params.get, fn.type_name, axes=None, legacy=False)
+    return params.get("axis", 1), list(window.stride), list(window.extent), list(window.pad)
 
 
 def layer_map(fn):
