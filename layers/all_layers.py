@@ -5,6 +5,7 @@ from layers import (  # noqa: F401
                     concat,
                     convolution,
                     crop,
+                    dummy_data,
                     eltwise,
                     inner_product,
                     input,
@@ -20,3 +21,4 @@ from layers import (  # noqa: F401
                     split,
                     tile,
 )
+from layers.base import REGISTRY  # noqa: F401  (the registry these modules fill)

@@ -56,6 +56,11 @@ class Layer:
         self.param_propagate_down: list[bool] = []
         self.loss_weights: list[float] = []
 
+    @property
+    def type(self) -> str:
+        """The layer's type name, as pycaffe's Layer.type."""
+        return self.param.type
+
     def layer_setup(self, bottom, top):
         """Caffe's Layer::SetUp, the one way every layer is made ready (by
         the Net and by the gradient checker alike): check the blob counts,

@@ -10,6 +10,7 @@ ast.literal_eval: nothing read from a file is ever eval'd here).
 import importlib
 
 from layers.base import Layer, register
+from layers.blob import Blob
 
 # Published module names -> where their layers live in this project.
 BUILTIN_MODULES = {
@@ -22,6 +23,22 @@ BUILTIN_MODULES = {
 
 
 LAYER_METHODS = ("setup", "reshape", "forward", "backward")
+
+
+class BlobVec(list):
+    """A Python layer's learnable blobs, as pycaffe's `self.blobs`: a list of
+    Blobs that `add_blob(*shape)` extends with a zero-filled one. They are
+    learned, saved, loaded and shared as any layer's."""
+
+    def __init__(self, layer_name=""):
+        super().__init__()
+        self.layer_name = layer_name
+
+    def add_blob(self, *shape):
+        blob = Blob(tuple(int(d) for d in shape), name=f"{self.layer_name}/{len(self)}")
+        blob.data[...] = 0
+        self.append(blob)
+        return blob
 
 
 @register("Python")
@@ -55,8 +72,8 @@ class Python(Layer):
         impl.param_str = p.param_str
         impl.phase = phase
         impl.name = param.name
-        if not hasattr(impl, "blobs"):
-            impl.blobs = []
+        if not isinstance(getattr(impl, "blobs", None), list) or not impl.blobs:
+            impl.blobs = BlobVec(param.name)
         self.impl = impl
 
     def setup(self, bottom, top):

@@ -76,9 +76,10 @@ class Function:
     def __init__(self, type_name, inputs, params):
         self.type_name = type_name
         self.inputs = list(inputs)
-        for item in self.inputs:
+        for i, item in enumerate(self.inputs):
             if not isinstance(item, Top):
-                raise FCNError(f"{type_name}: bottoms must be Tops of other layers, got {item!r}")
+                # A programming error in the script, so a TypeError, worded as pycaffe's.
+                raise TypeError(f"{type_name} input {i} is not a Top (type is {type(item)})")
         self.params = dict(params)
         self.ntop = self.params.pop("ntop", 1)
         self.in_place = self.params.pop("in_place", False)
@@ -91,10 +92,14 @@ class Function:
         return names[top]
 
     def _layer_name(self, names, autonames):
+        """The name of its first top, or for a layer without tops the name
+        it was given in a NetSpec, else an automatic one."""
         if self.ntop > 0:
             return self._top_name(self.tops[0], names, autonames)
-        autonames[self.type_name] += 1
-        return f"{self.type_name}{autonames[self.type_name]}"
+        if self not in names:
+            autonames[self.type_name] += 1
+            names[self] = f"{self.type_name}{autonames[self.type_name]}"
+        return names[self]
 
     def emit(self, layers, names, autonames):
         """Append this layer, after every layer it depends on, to `layers`."""
@@ -157,10 +162,11 @@ class NetSpec:
         return list(self.tops)
 
     def to_proto(self):
+        """Every layer its Tops (and top-less layers, such as a Silence) need."""
         names = {top: name for name, top in self.tops.items()}
         layers, autonames = OrderedDict(), Counter()
         for top in self.tops.values():
-            top.fn.emit(layers, names, autonames)
+            (top if isinstance(top, Function) else top.fn).emit(layers, names, autonames)
         net = caffe_pb2.NetParameter()
         net.layer.extend(layers.values())
         return net

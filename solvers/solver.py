@@ -169,8 +169,12 @@ class Solver:
             self.smoothed_loss += (loss - self.losses[index]) / average
             self.losses[index] = loss
 
-    def apply_update(self, rate):
+    def apply_update(self, rate: float | None = None) -> None:
+        """Caffe's ApplyUpdate: clip, normalize, regularize, then the rule's
+        step at `rate` (default: the learning rate of the current iteration)."""
         p = self.param
+        if rate is None:
+            rate = learning_rate(p, self.iter, self.lr_state)
         learnable = self.net.learnable
         if p.clip_gradients >= 0:
             norm = math.sqrt(sum(float(np.sum(blob.diff.astype(np.float64) ** 2)) for blob, *_ in learnable))

@@ -52,8 +52,19 @@ def ordinary_pages():
         _set_madvise_hugepage(previous)
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def is_hdf5(path):
-    return path.endswith(".h5") or path.endswith(".hdf5")
+    """By the name's ending, or (for a file that exists) by HDF5's signature
+    at its start, as Caffe's H5Fis_hdf5 decides what CopyTrainedLayersFrom reads."""
+    if path.endswith(".h5") or path.endswith(".hdf5"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == HDF5_SIGNATURE
+    except OSError:
+        return False
 
 
 def read_caffemodel(path):

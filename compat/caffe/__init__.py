@@ -16,10 +16,24 @@ from netspec.net_spec import NetSpec, to_proto
 from solvers.solver import Solver as _EngineSolver
 from weights.caffemodel import copy_weights, save_hdf5, save_weights
 
+from . import io, proto  # noqa: E402,F401  (caffe.io and caffe.proto, as pycaffe imports them)
+
 __all__ = ["Net", "TRAIN", "TEST", "NetSpec", "layers", "params", "to_proto", "Layer", "SGDSolver",
            "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver", "AdamSolver", "get_solver",
-           "set_mode_cpu", "set_mode_gpu", "set_device", "set_random_seed", "caffe_pb2"]
+           "set_mode_cpu", "set_mode_gpu", "set_device", "set_random_seed", "caffe_pb2", "io",
+           "layer_type_list", "has_nccl"]
 __version__ = "1.0.0"
+
+
+def layer_type_list():
+    """Every layer type this engine runs, sorted (pycaffe's registry list)."""
+    from layers.all_layers import REGISTRY
+    return sorted(REGISTRY)
+
+
+def has_nccl():
+    """Multi-GPU training through NCCL: not here (the CPU runs)."""
+    return False
 
 
 def set_mode_cpu():
