@@ -51,6 +51,12 @@ def read_rgb(path: str) -> np.ndarray:
         return np.array(image.convert("RGB"))
 
 
+def read_gray(path: str) -> np.ndarray:
+    """An image file as H x W uint8 luma (colour converted)."""
+    with open_image(path) as image:
+        return np.array(image.convert("L"))
+
+
 def read_array(path: str, dtype=np.uint8) -> np.ndarray:
     """An image's stored values as they are (a palette PNG's class indices,
     a 16-bit depth map), H x W."""

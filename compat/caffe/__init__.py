@@ -90,6 +90,18 @@ class Net(_EngineNet):
         if weights:
             self.copy_from(weights)
 
+    def set_input_arrays(self, data, labels):
+        """Hand arrays to the net's first layer, a MemoryData: data n x C x H x W
+        float32, labels n (or n x 1 x 1 x 1), n a multiple of its batch size."""
+        if not self.layers or self.layers[0].type != "MemoryData":
+            raise RuntimeError("set_input_arrays may only be called if the first layer is a MemoryDataLayer")
+        data, labels = np.asarray(data), np.asarray(labels)
+        if data.dtype != np.float32 or labels.dtype != np.float32:
+            raise ValueError("data and labels must be float32 arrays")
+        if data.shape[:1] != labels.shape[:1]:
+            raise ValueError("data and labels must have the same first dimension")
+        self.layers[0].reset(data, labels)
+
     def copy_from(self, path):
         copy_weights(self, path)
 

@@ -94,3 +94,33 @@ def test_hdf5_weights_found_by_their_signature(caffe, tmp_path):
     other = caffe.Net(str(tmp_path / "net.prototxt"), caffe.TRAIN)
     other.load_hdf5(str(tmp_path / "weights"))
     assert other.layer_dict["scale"].blobs[0].data[0] == 0.75
+
+
+def test_set_input_arrays_feeds_a_memory_data_net(caffe, tmp_path):
+    (tmp_path / "m.prototxt").write_text(
+        'layer { name: "m" type: "MemoryData" top: "data" top: "label" '
+        'memory_data_param { batch_size: 2 channels: 1 height: 1 width: 3 } }\n'
+        'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" '
+        'inner_product_param { num_output: 1 weight_filler { type: "constant" value: 1 } } }')
+    net = caffe.Net(str(tmp_path / "m.prototxt"), caffe.TEST)
+    data = np.arange(12, dtype=np.float32).reshape(4, 1, 1, 3)
+    net.set_input_arrays(data, np.arange(4, dtype=np.float32))
+    assert net.forward()["ip"].ravel().tolist() == [3, 12]           # row sums, by hand
+    assert net.forward()["ip"].ravel().tolist() == [21, 30]
+    assert net.blobs["label"].data.tolist() == [2, 3]
+    with pytest.raises(ValueError):
+        net.set_input_arrays(data.astype(np.float64), np.arange(4, dtype=np.float32))
+
+
+def test_draw_gives_a_graph_of_every_layer(caffe, tmp_path):
+    import caffe.draw
+
+    from netspec import fcn_models
+    net = fcn_models.net("voc-fcn8s", "val")
+    graph = caffe.draw.get_pydot_graph(net, "LR")
+    labels = " ".join(node.get_label() or "" for node in graph.get_nodes())
+    for layer in net.layer:
+        assert layer.name in labels
+    assert len(graph.get_edges()) == sum(len(layer.bottom) for layer in net.layer)
+    train_only = caffe.draw.get_pydot_graph(fcn_models.net("voc-fcn8s", "train"), "TB", phase=caffe.TEST)
+    assert train_only.get_rankdir() == "TB"
