@@ -136,9 +136,13 @@ class Solver:
             self._smooth(loss, start, average)
             rate = learning_rate(p, self.iter, self.lr_state)
             if p.display and self.iter % p.display == 0:
-                speed = (self.iter - start + 1) / max(time.perf_counter() - began, 1e-9)
-                self.log(f"Iteration {self.iter} ({speed:.3g} iter/s), loss = {self.smoothed_loss:.6g}, "
-                         f"lr = {rate:.6g}")
+                lapse = time.perf_counter() - began
+                speed = (self.iter - start + 1) / max(lapse, 1e-9)
+                # Caffe's lines, which its log parsers read (tools/extra/parse_log.py).
+                self.log(f"Iteration {self.iter} ({speed:.6g} iter/s, {lapse:.6g}s/{p.display} iters), "
+                         f"loss = {self.smoothed_loss:.6g}")
+                self._log_outputs("Train", self.net)
+                self.log(f"Iteration {self.iter}, lr = {rate:.6g}")
             self.apply_update(rate)
             self.iter += 1
             if progress:
@@ -148,17 +152,28 @@ class Solver:
             if self.requested == "stop":
                 break
 
-    def solve(self, resume=None):
+    def solve(self, resume=None, progress=None):
+        """Caffe's Solver::Solve: steps up to max_iter, the final snapshot,
+        then one more display pass and test where their intervals fall."""
         if resume:
             self.restore(resume)
-        self.log(f"Solving {self.net.name or self.source}, from iteration {self.iter}")
-        self.step(self.param.max_iter - self.iter)
+        self.log(f"Solving {self.net.name or self.source}")
+        self.log(f"Learning Rate Policy: {self.param.lr_policy}")
+        start = self.iter
+        self.step(self.param.max_iter - self.iter, progress)
         p = self.param
         if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
             self.snapshot()
+        if self.requested == "stop":
+            self.log("Optimization stopped early.")
+            return
+        if p.display and self.iter % p.display == 0:
+            self.net.forward()
+            self._smooth(self.net.loss, start, max(p.average_loss, 1))
+            self.log(f"Iteration {self.iter}, loss = {self.smoothed_loss:.6g}")
         if p.test_interval and self.iter % p.test_interval == 0:
             self.test_all()
-        self.log("Optimization done.")
+        self.log("Optimization Done.")
 
     def _smooth(self, loss, start, average):
         if len(self.losses) < average:
@@ -201,17 +216,29 @@ class Solver:
             diff[...] = update
 
     # -- testing --------------------------------------------------------------
+    def _log_outputs(self, kind, net, means=None):
+        """Caffe's lines for each element of each output blob (and its loss
+        weight): `    Train net output #k: name = value (* w = wv loss)`."""
+        weights = {blob.name: layer.loss_weights[k] for layer, top in zip(net.layers, net.top_vecs)
+                   for k, blob in enumerate(top) if layer.loss_weights[k]}
+        index = 0
+        for name in net.outputs:
+            values = np.ravel(means[name] if means is not None else net.blobs[name].data)
+            for value in values:
+                weight = weights.get(name, 0)
+                loss = f" (* {weight:g} = {weight * float(value):.6g} loss)" if weight else ""
+                self.log(f"    {kind} net output #{index}: {name} = {float(value):.6g}{loss}")
+                index += 1
+
     def test_all(self):
         for index, (net, count) in enumerate(zip(self.test_nets, self.param.test_iter)):
+            self.log(f"Iteration {self.iter}, Testing net (#{index})")
             totals = {}
             for _ in range(count):
                 outputs = net.forward()
                 for name, value in outputs.items():
                     totals[name] = totals.get(name, 0) + np.asarray(value, np.float64)
-            for name, total in totals.items():
-                mean = total / max(count, 1)
-                text = f"{float(mean):.6g}" if np.size(mean) == 1 else np.array2string(mean, precision=4)
-                self.log(f"Test net #{index}: {name} = {text}")
+            self._log_outputs("Test", net, {name: total / max(count, 1) for name, total in totals.items()})
 
     # -- snapshots ------------------------------------------------------------
     def _prefix(self):
@@ -233,10 +260,13 @@ class Solver:
         history = [array for arrays in self.history for array in arrays[:1]] + \
                   [array for arrays in self.history for array in arrays[1:]]
         write_state(state, self.iter, model, self.lr_state["current_step"], history)
-        self.log(f"Snapshotting to {model} and {state}")
+        kind = "HDF5 file" if hdf5 else "binary proto file"
+        self.log(f"Snapshotting to {kind} {model}")
+        self.log(f"Snapshotting solver state to {kind} {state}")
         return model, state
 
     def restore(self, path: str) -> None:
+        self.log(f"Restoring previous solver status from {path}")
         iteration, learned, current_step, history = read_state(path)
         copies = len(self.history[0]) if self.history else 1
         if len(history) != copies * len(self.history):

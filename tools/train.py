@@ -29,8 +29,13 @@ def latest_state(solver):
     return max(found)[1] if found else None
 
 
-def run(args):
-    solver = Solver.from_file(args.solver, log=lambda line: print(line, flush=True), options=args.options)
+def say(line):
+    print(line, flush=True)
+
+
+def run(args, log=say):
+    """`log(line)` prints each line (the `caffe` command gives glog's form)."""
+    solver = Solver.from_file(args.solver, log=log, options=args.options)
     for path in (args.weights or "").split(","):
         if path:
             copy_weights(solver.net, path)
@@ -38,7 +43,7 @@ def run(args):
     if resume == "latest":
         resume = latest_state(solver)
         if resume is None:
-            print("no snapshot found; starting from scratch", flush=True)
+            log("no snapshot found; starting from scratch")
     if resume:
         solver.restore(resume)
 
@@ -49,20 +54,20 @@ def run(args):
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
         bar = progress_bar(sys.stderr)
-        if args.iterations is not None:
+        if args.iterations is None:
+            solver.solve(progress=bar)      # as `caffe train`: to max_iter, snapshot, last test
+        else:
+            # Our extension: N steps from here, then the final snapshot as Solve's.
+            log(f"Solving {solver.net.name or args.solver}")
             solver.step(args.iterations, bar)
-        else:
-            solver.step(solver.param.max_iter - solver.iter, bar)
-        if solver.requested == "stop":
-            solver.snapshot()
-            print("interrupted: snapshot written", flush=True)
-        else:
-            # Caffe's Solver::Solve: the final state is saved unless the
-            # periodic snapshot has just written it.
             p = solver.param
-            if p.snapshot_after_train and (not p.snapshot or solver.iter % p.snapshot != 0):
+            if solver.requested != "stop" and p.snapshot_after_train and \
+                    (not p.snapshot or solver.iter % p.snapshot != 0):
                 solver.snapshot()
-            print("Optimization done.", flush=True)
+        if solver.requested == "stop":
+            if not solver.param.snapshot_after_train or args.iterations is not None:
+                solver.snapshot()
+            log("interrupted: snapshot written")
     finally:
         signal.signal(signal.SIGINT, previous)
     return 0
