@@ -53,6 +53,18 @@ class Blob:
     def num_axes(self) -> int:
         return len(self.shape)
 
+    def _legacy_axis(self, index: int) -> int:
+        """Caffe's LegacyShape: axis `index` of the shape padded to 4 with leading 1s."""
+        if self.num_axes > 4:
+            raise FCNError(f"blob {self.name!r}: num/channels/height/width need at most 4 axes, "
+                           f"not {list(self.shape)}")
+        return ((1,) * (4 - self.num_axes) + self.shape)[index]
+
+    num = property(lambda self: self._legacy_axis(0), doc="pycaffe's legacy first axis")
+    channels = property(lambda self: self._legacy_axis(1), doc="pycaffe's legacy second axis")
+    height = property(lambda self: self._legacy_axis(2), doc="pycaffe's legacy third axis")
+    width = property(lambda self: self._legacy_axis(3), doc="pycaffe's legacy fourth axis")
+
     @property
     def data(self) -> np.ndarray:
         if self.freed:
