@@ -8,7 +8,7 @@ MODELS := voc-fcn32s voc-fcn16s voc-fcn8s voc-fcn8s-atonce voc-fcn-alexnet \
 	siftflow-fcn32s siftflow-fcn16s siftflow-fcn8s \
 	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s
 
-.PHONY: install test lint fuzz proto nets bench clean $(MODELS)
+.PHONY: install test lint fuzz proto nets bench clean pycaffe-suite $(MODELS)
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,21 @@ lint: install
 # 50,000 mutations of each fuzz target (tests/fuzz): prototxts, caffemodels, HDF5 weights, images.
 fuzz: install
 	FCN_FUZZ_EXAMPLES=50000 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+
+# BVLC's own pycaffe suite (../shared/upstream/pycaffe-test, unchanged) against
+# compat/, laid out as in Caffe's tree: test_draw.py draws every prototxt under
+# the tree's models/ and examples/ (here the published FCN and GoogLeNet nets),
+# to PNG through Graphviz's `dot` (apt-get install graphviz). The suite imports six.
+SUITE := ../shared/upstream/pycaffe-test
+TREE := build/caffe-tree
+pycaffe-suite: install
+	$(PY) -m pip install -q six
+	rm -rf $(TREE) && mkdir -p $(TREE)/python/caffe $(TREE)/models $(TREE)/examples
+	cp -r $(SUITE) $(TREE)/python/caffe/test
+	cp ../shared/published/voc-fcn8s/*.prototxt $(TREE)/models/
+	cp ../shared/published/ilsvrc-nets/bvlc_googlenet/*.prototxt $(TREE)/examples/
+	cd $(TREE) && PYTHONPATH=$(CURDIR)/compat:$(CURDIR) $(CURDIR)/$(PY) -m pytest -q -p no:cacheprovider \
+		python/caffe/test --ignore=python/caffe/test/test_nccl.py
 
 # Speed and memory against the machine's GEMM peak (benchmarks/run.py).
 bench: install

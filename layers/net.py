@@ -148,6 +148,10 @@ class Net:
         self.frees = self._plan_lifetimes() if phase == TEST and not keep_blobs else [[] for _ in self.layers]
         self.diff_frees = [[] for _ in self.layers] if keep_blobs else self._plan_diff_lifetimes()
         self.fusions = self._plan_fusions()
+        # Functions of a layer's index, called around its forward and backward
+        # (pycaffe's Net.before_forward and the like).
+        self.callbacks: dict[str, list] = {"before_forward": [], "after_forward": [],
+                                           "before_backward": [], "after_backward": []}
         self.arena = Arena()
         for blob in {b for frees in self.frees for b in frees}:
             blob.allocator = self.arena.take
@@ -346,6 +350,8 @@ class Net:
             bottom, top = self.bottom_vecs[i], self.top_vecs[i]
             for blob in top:
                 blob.freed = False
+            for call in self.callbacks["before_forward"]:
+                call(i)
             if i != folded:
                 follower = self.fusions.get(i)
                 layer.reshape(bottom, top)
@@ -354,6 +360,8 @@ class Net:
                     layer.forward_fused(bottom, top, self.layers[follower])
                 else:
                     layer.forward(bottom, top)
+            for call in self.callbacks["after_forward"]:
+                call(i)
             for k, blob in enumerate(top):
                 if layer.loss_weights[k]:
                     loss += layer.loss_weights[k] * float(np.sum(blob.data, dtype=np.float64))
@@ -379,7 +387,11 @@ class Net:
             for k, blob in enumerate(top):
                 if layer.loss_weights[k]:
                     blob.diff[...] = layer.loss_weights[k]
+            for call in self.callbacks["before_backward"]:
+                call(i)
             layer.backward(top, self.bottom_need_backward[i], self.bottom_vecs[i])
+            for call in self.callbacks["after_backward"]:
+                call(i)
             for blob in self.diff_frees[i]:
                 blob.free_diff()
 

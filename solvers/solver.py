@@ -71,6 +71,9 @@ class Solver:
         self.losses: list[float] = []
         self.smoothed_loss = 0.0
         self.requested = None     # "stop" (Ctrl-C): end after the step under way
+        # (on_start, on_gradients_ready) pairs called in every step, as Caffe's
+        # Solver::Callback (pycaffe's add_callback).
+        self.callbacks: list[tuple] = []
 
     @classmethod
     def from_file(cls, path, log=print, options: Options | None = None):
@@ -123,6 +126,8 @@ class Solver:
         self.smoothed_loss = 0.0
         began = time.perf_counter()
         while self.iter < stop:
+            for on_start, _ in self.callbacks:
+                on_start()
             self.net.clear_param_diffs()
             p = self.param
             if p.test_interval and self.iter % p.test_interval == 0 and (self.iter > 0 or p.test_initialization):
@@ -133,6 +138,8 @@ class Solver:
                 self.net.backward()
                 loss += self.net.loss
             loss /= max(p.iter_size, 1)
+            for _, on_gradients_ready in self.callbacks:
+                on_gradients_ready()
             self._smooth(loss, start, average)
             rate = learning_rate(p, self.iter, self.lr_state)
             if p.display and self.iter % p.display == 0:

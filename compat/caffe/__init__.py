@@ -21,7 +21,7 @@ from . import io, proto  # noqa: E402,F401  (caffe.io and caffe.proto, as pycaff
 __all__ = ["Net", "TRAIN", "TEST", "NetSpec", "layers", "params", "to_proto", "Layer", "SGDSolver",
            "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver", "AdamSolver", "get_solver",
            "set_mode_cpu", "set_mode_gpu", "set_device", "set_random_seed", "caffe_pb2", "io",
-           "layer_type_list", "has_nccl"]
+           "layer_type_list", "has_nccl", "Classifier", "Detector"]
 __version__ = "1.0.0"
 
 
@@ -145,6 +145,80 @@ class Net(_EngineNet):
         names = self.bottom_names[end] if end else self.inputs
         return {name: self.blobs[name].diff for name in list(names) + list(diffs or [])}
 
+    # -- pycaffe's batching -------------------------------------------------
+    def _batches(self, arrays):
+        """Batches of the net's batch size over {input: N x ... array}; the
+        last one padded with zeros. Yields ({input: batch}, padding)."""
+        if not arrays:
+            return
+        counts = {len(a) for a in arrays.values()}
+        if len(counts) != 1:
+            raise Exception("All input arrays must have the same number of items.")
+        total = counts.pop()
+        size = self.blobs[next(iter(arrays))].shape[0]
+        for start in range(0, total, size):
+            batch, pad = {}, max(0, start + size - total)
+            for name, array in arrays.items():
+                part = np.asarray(array[start:start + size], np.float32)
+                if pad:
+                    part = np.concatenate([part, np.zeros((pad,) + part.shape[1:], np.float32)])
+                batch[name] = part
+            yield batch, pad
+
+    def forward_all(self, blobs=None, **kwargs):
+        """forward over every item of the inputs, batch by batch; {blob: all its items}."""
+        outs = {name: [] for name in list(self.outputs) + list(blobs or [])}
+        for batch, pad in self._batches(kwargs):
+            result = self.forward(blobs=blobs, **batch)
+            for name in outs:
+                items = np.array(result[name])
+                outs[name].extend(items[:len(items) - pad])
+        return {name: np.asarray(items) for name, items in outs.items()}
+
+    def forward_backward_all(self, blobs=None, diffs=None, **kwargs):
+        """forward and backward over every item: inputs and output diffs by
+        keyword; ({blob: items}, {diff: items})."""
+        inputs = {k: v for k, v in kwargs.items() if k in self.inputs}
+        out_diffs = {k: v for k, v in kwargs.items() if k not in self.inputs}
+        outs = {name: [] for name in list(self.outputs) + list(blobs or [])}
+        grads = {name: [] for name in list(self.inputs) + list(diffs or [])}
+        diff_batches = self._batches(out_diffs) if out_diffs else None
+        for batch, pad in self._batches(inputs):
+            forward = self.forward(blobs=blobs, **batch)
+            backward = self.backward(diffs=diffs, **(next(diff_batches)[0] if diff_batches else {}))
+            for store, result in ((outs, forward), (grads, backward)):
+                for name in store:
+                    items = np.array(result[name])
+                    store[name].extend(items[:len(items) - pad])
+        return ({name: np.asarray(v) for name, v in outs.items()}, {name: np.asarray(v) for name, v in grads.items()})
+
+    # -- pycaffe's other views and hooks ------------------------------------
+    @property
+    def _blob_names(self):
+        return list(self.blobs)
+
+    @property
+    def blob_loss_weights(self):
+        """{blob: its loss weight} for every blob (0 for those that are no loss)."""
+        weights = OrderedDict((name, 0.0) for name in self.blobs)
+        for layer, top in zip(self.layers, self.top_vecs):
+            for k, blob in enumerate(top):
+                if layer.loss_weights[k]:
+                    weights[blob.name] = layer.loss_weights[k]
+        return weights
+
+    def before_forward(self, callback):
+        self.callbacks["before_forward"].append(callback)
+
+    def after_forward(self, callback):
+        self.callbacks["after_forward"].append(callback)
+
+    def before_backward(self, callback):
+        self.callbacks["before_backward"].append(callback)
+
+    def after_backward(self, callback):
+        self.callbacks["after_backward"].append(callback)
+
 
 class _Solver(_EngineSolver):
     solver_type = None
@@ -158,6 +232,14 @@ class _Solver(_EngineSolver):
         for net in [self.net, *self.test_nets]:
             net.__class__ = Net     # the engine's nets, with pycaffe's methods
 
+    def add_callback(self, on_start, on_gradients_ready):
+        """on_start() before each step's passes, on_gradients_ready() before its update."""
+        self.callbacks.append((on_start, on_gradients_ready))
+
+    def share_weights(self, net):
+        """`net` uses this solver's train net's parameters (ShareTrainedLayersWith)."""
+        net.share_with(self.net)
+
 
 # caffe.SGDSolver, caffe.NesterovSolver, ...: each runs its own rule
 # whatever `type` the file names.
@@ -168,3 +250,7 @@ for _rule in ("SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam"):
 def get_solver(path):
     """The solver the file's `type` names."""
     return _Solver(path)
+
+
+from .classifier import Classifier  # noqa: E402  (caffe.Classifier, as pycaffe)
+from .detector import Detector  # noqa: E402  (caffe.Detector, as pycaffe)

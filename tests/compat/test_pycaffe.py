@@ -124,3 +124,93 @@ def test_draw_gives_a_graph_of_every_layer(caffe, tmp_path):
     assert len(graph.get_edges()) == sum(len(layer.bottom) for layer in net.layer)
     train_only = caffe.draw.get_pydot_graph(fcn_models.net("voc-fcn8s", "train"), "TB", phase=caffe.TEST)
     assert train_only.get_rankdir() == "TB"
+
+
+LINEAR = """layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }
+layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 2 } }
+layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
+"""
+
+
+def linear_net(caffe, tmp_path):
+    """Input (2 x 3 x 4 x 4) -> InnerProduct (2 outputs) -> Softmax, with
+    weights saved so that the expected values are numpy one-liners."""
+    (tmp_path / "net.prototxt").write_text(LINEAR)
+    net = caffe.Net(str(tmp_path / "net.prototxt"), caffe.TEST)
+    rng = np.random.default_rng(0)
+    net.params["ip"][0].data[...] = rng.standard_normal((2, 48)) * 0.1
+    net.params["ip"][1].data[...] = [0.5, -0.5]
+    net.save(str(tmp_path / "w.caffemodel"))
+    return net
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_forward_all_batches_and_pads(caffe, tmp_path):
+    net = linear_net(caffe, tmp_path)
+    w, b = net.params["ip"][0].data.astype(np.float64), net.params["ip"][1].data
+    x = np.random.default_rng(1).standard_normal((5, 3, 4, 4)).astype(np.float32)
+    out = net.forward_all(data=x, blobs=["ip"])
+    np.testing.assert_allclose(out["ip"], x.reshape(5, -1) @ w.T + b, rtol=1e-5)
+    np.testing.assert_allclose(out["prob"], softmax(x.reshape(5, -1) @ w.T + b), rtol=1e-5)
+    outs, diffs = net.forward_backward_all(data=x, prob=np.ones((5, 2), np.float32))
+    assert outs["prob"].shape == (5, 2) and diffs["data"].shape == (5, 3, 4, 4)
+    assert np.abs(diffs["data"]).max() < 1e-5        # softmax's outputs sum to one: their gradient is 0
+
+
+def test_layer_callbacks_and_loss_weights(caffe, tmp_path):
+    net = linear_net(caffe, tmp_path)
+    seen = []
+    net.before_forward(lambda i: seen.append(("before", i)))
+    net.after_forward(lambda i: seen.append(("after", i)))
+    net.forward()
+    assert seen == [("before", 0), ("after", 0), ("before", 1), ("after", 1), ("before", 2), ("after", 2)]
+    assert net._blob_names == ["data", "ip", "prob"]
+    assert list(net.blob_loss_weights.values()) == [0, 0, 0]
+
+
+def test_solver_callbacks_and_shared_weights(caffe, tmp_path):
+    (tmp_path / "net.prototxt").write_text(NET)
+    (tmp_path / "solver.prototxt").write_text(f'net: "{tmp_path / "net.prototxt"}" base_lr: 0.1 lr_policy: "fixed"')
+    solver = caffe.SGDSolver(str(tmp_path / "solver.prototxt"))
+    calls = []
+    solver.add_callback(lambda: calls.append("start"),
+                        lambda: calls.append(float(solver.net.layer_dict["scale"].blobs[0].diff[0])))
+    solver.step(2)
+    assert calls[0] == "start" and calls[2] == "start" and calls[1] == pytest.approx(-6 / 2)   # (0 - 1) * 6 / 2
+    other = caffe.Net(str(tmp_path / "net.prototxt"), caffe.TEST)
+    solver.share_weights(other)
+    assert other.layer_dict["scale"].blobs[0].data[0] == solver.net.layer_dict["scale"].blobs[0].data[0] != 0
+
+
+def test_classifier_on_the_centre_crop(caffe, tmp_path):
+    linear_net(caffe, tmp_path)
+    classifier = caffe.Classifier(str(tmp_path / "net.prototxt"), str(tmp_path / "w.caffemodel"),
+                                  image_dims=(6, 6), mean=np.array([0.1, 0.2, 0.3]), raw_scale=2.0,
+                                  channel_swap=(2, 1, 0))
+    image = np.random.default_rng(2).random((6, 6, 3)).astype(np.float32)
+    # By hand: centre 4x4 crop, channels to the front and swapped, x2, minus the mean.
+    crop = image[1:5, 1:5].transpose(2, 0, 1)[::-1] * 2.0 - np.array([0.1, 0.2, 0.3])[:, None, None]
+    w = classifier.params["ip"][0].data.astype(np.float64)
+    expected = softmax(crop.reshape(-1) @ w.T + classifier.params["ip"][1].data)
+    got = classifier.predict([image], oversample=False)
+    np.testing.assert_allclose(got[0], expected, rtol=1e-5)
+    ten = classifier.predict([image, image], oversample=True)
+    assert ten.shape == (2, 2) and np.allclose(ten.sum(1), 1)
+
+
+def test_detector_scores_windows(caffe, tmp_path):
+    linear_net(caffe, tmp_path)
+    from PIL import Image
+    pixels = (np.random.default_rng(3).random((8, 8, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "im.png")
+    detector = caffe.Detector(str(tmp_path / "net.prototxt"), str(tmp_path / "w.caffemodel"))
+    found = detector.detect_windows([(str(tmp_path / "im.png"), [(0, 0, 4, 4), (2, 2, 6, 6)])])
+    assert [d["window"] for d in found] == [(0, 0, 4, 4), (2, 2, 6, 6)]
+    w = detector.params["ip"][0].data.astype(np.float64)
+    window = (pixels[2:6, 2:6] / 255.0).transpose(2, 0, 1)
+    np.testing.assert_allclose(found[1]["prediction"], softmax(window.reshape(-1) @ w.T + detector.params["ip"][1].data),
+                               rtol=1e-5)
