@@ -8,21 +8,25 @@ import numpy as np
 from . import TEST, Net, io
 
 
+def image_transformer(net, mean, input_scale, raw_scale, channel_swap):
+    """A Transformer from H x W x K images to the net's first input, with
+    whichever of the settings are given."""
+    name = net.inputs[0]
+    transformer = io.Transformer({name: net.blobs[name].data.shape})
+    transformer.set_transpose(name, (2, 0, 1))
+    for value, setter in ((mean, transformer.set_mean), (input_scale, transformer.set_input_scale),
+                          (raw_scale, transformer.set_raw_scale), (channel_swap, transformer.set_channel_swap)):
+        if value is not None:
+            setter(name, value)
+    return transformer
+
+
 class Classifier(Net):
     def __init__(self, model_file, pretrained_file, image_dims=None, mean=None, input_scale=None,
                  raw_scale=None, channel_swap=None):
         Net.__init__(self, model_file, pretrained_file, TEST)
         name = self.inputs[0]
-        self.transformer = io.Transformer({name: self.blobs[name].data.shape})
-        self.transformer.set_transpose(name, (2, 0, 1))
-        if mean is not None:
-            self.transformer.set_mean(name, mean)
-        if input_scale is not None:
-            self.transformer.set_input_scale(name, input_scale)
-        if raw_scale is not None:
-            self.transformer.set_raw_scale(name, raw_scale)
-        if channel_swap is not None:
-            self.transformer.set_channel_swap(name, channel_swap)
+        self.transformer = image_transformer(self, mean, input_scale, raw_scale, channel_swap)
         self.crop_dims = np.array(self.blobs[name].data.shape[2:])
         self.image_dims = self.crop_dims if image_dims is None else np.asarray(image_dims)
 
