@@ -5,11 +5,14 @@ type and blob shapes, parameter counts and the total. For a prototxt (or a
 published model name): each layer's type and the shapes of its tops, as
 `fcn shapes` computes them at --size.
 """
+import json
 import os
 
 from common import sizes
+from common.atomic import write_atomic
 from common.errors import FCNError
 from layers.net import Net
+from tools.net_stats import geometry, learnable_counts
 from tools.netload import load_net_param, with_inputs
 from tools.shapes import parse_size
 from weights.formats import describe
@@ -21,6 +24,8 @@ WEIGHT_ENDINGS = (".caffemodel", ".h5", ".hdf5", ".npz")
 def add_arguments(parser):
     parser.add_argument("path", metavar="FILE", help="weights file, prototxt or published model name")
     parser.add_argument("--size", default="500x500", help="HxW fed to a net's data layers (default 500x500)")
+    parser.add_argument("--json", help="for a net: write its figures (layers, parameters, learnable parameters, "
+                                       "depth, receptive field, max stride) here")
 
 
 def weights_info(path):
@@ -36,7 +41,7 @@ def weights_info(path):
     print(f"{len(layers)} layers, {total:,} parameters ({total * 4 / 2**20:.1f} MiB as float32)")
 
 
-def net_info(model, size, options=None):
+def net_info(model, size, options=None, json_path=None):
     net_param, source = load_net_param(model)
     net = Net(with_inputs(net_param, size, {}), "TEST", source=source, options=options)
     print(f"{source}: net {net.name or '(unnamed)'}, {len(net.layers)} layers (TEST, {size[0]}x{size[1]} input)")
@@ -48,6 +53,15 @@ def net_info(model, size, options=None):
         total += count
         print(f"  {name:<{width}}  {layer.param.type:<16} {shapes:<28} {count:>12,}")
     print(f"{total:,} parameters ({total * 4 / 2**20:.1f} MiB as float32)")
+    _, learnable = learnable_counts(net)
+    shape = geometry(net)
+    print(f"{learnable:,} learnable (lr_mult > 0); depth {shape['depth']} layers that learn; receptive field "
+          f"{shape['receptive_field']} and stride {shape['max_stride']} at the coarsest output")
+    if json_path:
+        figures = {"net": net.name, "source": source, "layers": len(net.layers), "parameters": total,
+                   "learnable_parameters": learnable, **shape,
+                   "layer_types": {name: layer.param.type for name, layer in zip(net.layer_names, net.layers)}}
+        write_atomic(json_path, json.dumps(figures, indent=1))
 
 
 def run(args):
@@ -56,5 +70,5 @@ def run(args):
             raise FCNError(f"{args.path}: no such file")
         weights_info(args.path)
     else:
-        net_info(args.path, parse_size(args.size), args.options)
+        net_info(args.path, parse_size(args.size), args.options, args.json)
     return 0

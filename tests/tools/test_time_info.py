@@ -47,3 +47,20 @@ def test_time_cli_writes_json(tmp_path):
         < 0.5 * report["forward_ms"]
     result = fcn("time", "--model", f"{CASE}/net.prototxt", "--iterations", "0")
     assert result.returncode == 2 and "--iterations" in result.stderr
+
+
+def test_info_json_gives_the_papers_backbone_figures(tmp_path):
+    """The paper's table: FCN-AlexNet 8 layers, 57M parameters, rf 355;
+    FCN-VGG16 16, 134M, 404; both stride 32."""
+    import json
+    import subprocess
+    import sys
+    for model, depth, millions, rf in (("voc-fcn-alexnet", 8, 57, 355), ("voc-fcn32s", 16, 134, 404)):
+        out = tmp_path / f"{model}.json"
+        done = subprocess.run([sys.executable, "-m", "tools.cli", "info", model, "--json", str(out)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        figures = json.loads(out.read_text())
+        assert figures["depth"] == depth and figures["receptive_field"] == rf and figures["max_stride"] == 32
+        assert round(figures["learnable_parameters"] / 1e6) == millions
+        assert figures["parameters"] > figures["learnable_parameters"]      # the frozen upsampling
