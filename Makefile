@@ -6,7 +6,8 @@ FCN := $(VENV)/bin/fcn
 MODELS := voc-fcn32s voc-fcn16s voc-fcn8s voc-fcn8s-atonce voc-fcn-alexnet \
 	nyud-fcn32s-color nyud-fcn32s-hha nyud-fcn32s-color-d nyud-fcn32s-color-hha \
 	siftflow-fcn32s siftflow-fcn16s siftflow-fcn8s \
-	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s
+	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s \
+	voc-fcn-googlenet voc-fcn32s-fixed
 
 .PHONY: install test lint fuzz proto nets bench clean pycaffe-suite $(MODELS)
 

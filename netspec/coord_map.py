@@ -49,6 +49,10 @@ def layer_map(fn):
         params = fn.params.get("crop_param", fn.params)
         offsets = _per_axis(params.get("offset"), 0)
         return params.get("axis", 2) - 1, [Fraction(1)], [Fraction(-o) for o in offsets]
+    if fn.type_name == "Concat" and fn.params.get("axis", fn.params.get("concat_param", {}).get("axis", 1)) == 1:
+        # Beyond pycaffe: a Concat of channels keeps coordinates where they
+        # were (its inputs share them: GoogLeNet's inception modules).
+        return None, [Fraction(1)], [Fraction(0)]
     if fn.type_name in PASS_THROUGH:
         return None, [Fraction(1)], [Fraction(0)]
     return None

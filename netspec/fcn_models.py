@@ -162,6 +162,77 @@ def voc_fcn_alexnet(split, widths=None):
     return n.to_proto()
 
 
+# GoogLeNet's inception modules as BVLC's bvlc_googlenet has them: (name,
+# 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection), a stride-2 max
+# pool before the 4x and 5x modules.
+INCEPTIONS = [("3a", 64, 96, 128, 16, 32, 32), ("3b", 128, 128, 192, 32, 96, 64),
+              ("4a", 192, 96, 208, 16, 48, 64), ("4b", 160, 112, 224, 24, 64, 64),
+              ("4c", 128, 128, 256, 24, 64, 64), ("4d", 112, 144, 288, 32, 64, 64),
+              ("4e", 256, 160, 320, 32, 128, 128), ("5a", 256, 160, 320, 32, 128, 128),
+              ("5b", 384, 192, 384, 48, 128, 128)]
+
+
+def voc_fcn_googlenet(split, widths=None):
+    """FCN-GoogLeNet as the paper describes it: BVLC's GoogLeNet trunk under
+    its own layer names (so that bvlc_googlenet.caffemodel loads by name),
+    only the final loss (no auxiliary classifiers), the final 7x7 average
+    pool discarded; then, as the other backbones, a 1x1 score layer, a 32x
+    bilinear upsampling (kernel 63) and a Crop at coord_map's offsets. conv1 pads 100,
+    as the other FCNs' first layers, so that every input size aligns.
+    `widths` narrows the channels by the ratio it gives 64."""
+    b = Builder(split, widths)
+    n = b.n
+    scale = b.widths[64] / 64
+
+    def width(c):
+        return max(2, int(round(c * scale)))
+
+    def conv(name, relu, bottom, nout, ks, pad=0, stride=1):
+        n[name] = L.Convolution(bottom, kernel_size=ks, stride=stride, num_output=width(nout), pad=pad, param=LEARN)
+        n[relu] = L.ReLU(n[name], in_place=True)
+        return n[name]
+
+    _voc_data(b, split, "../data")
+    x = conv("conv1/7x7_s2", "conv1/relu_7x7", n.data, 64, 7, pad=100, stride=2)
+    n["pool1/3x3_s2"] = L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=2)
+    x = n["pool1/norm1"] = L.LRN(n["pool1/3x3_s2"], local_size=5, alpha=1e-4, beta=0.75)
+    x = conv("conv2/3x3_reduce", "conv2/relu_3x3_reduce", x, 64, 1)
+    x = conv("conv2/3x3", "conv2/relu_3x3", x, 192, 3, pad=1)
+    n["conv2/norm2"] = L.LRN(x, local_size=5, alpha=1e-4, beta=0.75)
+    x = n["pool2/3x3_s2"] = L.Pooling(n["conv2/norm2"], pool=P.Pooling.MAX, kernel_size=3, stride=2)
+    for name, c1, r3, c3, r5, c5, proj in INCEPTIONS:
+        if name in ("4a", "5a"):
+            pool = "pool3/3x3_s2" if name == "4a" else "pool4/3x3_s2"
+            x = n[pool] = L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=2)
+        m = f"inception_{name}"
+        one = conv(f"{m}/1x1", f"{m}/relu_1x1", x, c1, 1)
+        reduced = conv(f"{m}/3x3_reduce", f"{m}/relu_3x3_reduce", x, r3, 1)
+        three = conv(f"{m}/3x3", f"{m}/relu_3x3", reduced, c3, 3, pad=1)
+        reduced = conv(f"{m}/5x5_reduce", f"{m}/relu_5x5_reduce", x, r5, 1)
+        five = conv(f"{m}/5x5", f"{m}/relu_5x5", reduced, c5, 5, pad=2)
+        n[f"{m}/pool"] = L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=1, pad=1)
+        projected = conv(f"{m}/pool_proj", f"{m}/relu_pool_proj", n[f"{m}/pool"], proj, 1)
+        x = n[f"{m}/output"] = L.Concat(one, three, five, projected)
+    score = b.score("score_fr", x, 21)
+    # 63, not 64: GoogLeNet's odd 3x3 stride-2 pools leave the 32x map half a
+    # pixel off, which an odd kernel takes back (FCN-AlexNet's upscore too).
+    up = b.upsample("upscore", score, 21, 63, 32)
+    n.score = crop(up, n.data)
+    b.loss("loss", n.score, n["label"] if not b.deploy else None, normalize=True)
+    return n.to_proto()
+
+
+def voc_fcn32s_fixed(split, widths=None):
+    """The skip table's FCN-32s-fixed: voc-fcn32s in which only the score
+    layer learns (every other lr_mult 0)."""
+    net = voc_fcn32s(split, widths)
+    for layer in net.layer:
+        if layer.name != "score_fr":
+            for spec in layer.param:
+                spec.lr_mult, spec.decay_mult = 0, 0
+    return net
+
+
 def _nyud(tops):
     """NYUDv2, 40 classes; `tops` are the image modalities fed to the net."""
     def build(split, widths=None):
@@ -269,16 +340,28 @@ MODELS = {
                             dict(test_iter=5105, base_lr=1e-14, max_iter=300000, snapshot=4000)),
 }
 
+# Beyond the release: the nets of the paper's tables that it did not ship.
+# FCN-GoogLeNet trains as the release trains FCN-AlexNet (normalized loss,
+# momentum 0.9, 20 images a step), at the paper's learning rate 5e-5.
+EXTRA_MODELS = {
+    "voc-fcn-googlenet": (voc_fcn_googlenet, TRAIN_VAL,
+                          dict(test_iter=736, base_lr=5e-5, momentum=0.9, iter_size=20, max_iter=100000,
+                               snapshot=4000)),
+    "voc-fcn32s-fixed": (voc_fcn32s_fixed, TRAIN_VAL,
+                         dict(test_iter=736, base_lr=1e-10, max_iter=100000, snapshot=4000)),
+}
 
-def model_names():
-    return list(MODELS)
+
+def model_names(extras=False):
+    """The 15 published models (and, with `extras`, the paper's others)."""
+    return list(MODELS) + (list(EXTRA_MODELS) if extras else [])
 
 
 def _model(name):
     try:
-        return MODELS[name]
+        return MODELS[name] if name in MODELS else EXTRA_MODELS[name]
     except KeyError:
-        raise FCNError(f"unknown model {name!r}; the models are: {', '.join(MODELS)}") from None
+        raise FCNError(f"unknown model {name!r}; the models are: {', '.join(model_names(True))}") from None
 
 
 def splits(name):

@@ -13,7 +13,7 @@ ONE_CHANNEL_TOPS = {"label", "sem", "geo", "depth"}
 def load_net_param(model, train=False):
     """A prototxt path, or the name of a published model (its val/test net,
     or its train net if `train`)."""
-    if not os.path.isfile(model) and model in fcn_models.MODELS:
+    if not os.path.isfile(model) and model in fcn_models.model_names(extras=True):
         return fcn_models.net(model, fcn_models.splits(model)[0 if train else 1]), model
     return read_net(model), model
 
@@ -70,7 +70,7 @@ def image_net(model):
     layers become Inputs, and every input but the image (labels), with
     each layer that depends on one (losses, accuracies), is dropped. A
     published model's name gives its deploy net."""
-    if not os.path.isfile(model) and model in fcn_models.MODELS:
+    if not os.path.isfile(model) and model in fcn_models.model_names(extras=True):
         return fcn_models.net(model, "deploy"), model
     net_param, source = load_net_param(model)
     net_param = with_inputs(net_param, (fcn_models.DEPLOY_SIZE, fcn_models.DEPLOY_SIZE), {})

@@ -10,7 +10,7 @@ HELP = "write the train/val/test, deploy and solver prototxts of the 15 FCN mode
 def add_arguments(parser):
     parser.add_argument("--out", required=True, help="folder that receives MODEL/*.prototxt")
     parser.add_argument("models", nargs="*", metavar="MODEL",
-                        help=f"models to write (default: all): {', '.join(fcn_models.model_names())}")
+                        help=f"models to write (default: all): {', '.join(fcn_models.model_names(extras=True))}")
 
 
 def write_model(name, out):
@@ -26,9 +26,9 @@ def write_model(name, out):
 
 
 def run(args):
-    for name in args.models or fcn_models.model_names():
+    for name in args.models or fcn_models.model_names(extras=True):
         fcn_models.splits(name)  # an unknown name fails before anything is written
-    for name in args.models or fcn_models.model_names():
+    for name in args.models or fcn_models.model_names(extras=True):
         for path in write_model(name, args.out):
             print(path)
     return 0

@@ -30,7 +30,8 @@ from weights.caffemodel import copy_weights
 from weights.formats import load_arrays
 from weights.surgery import interp, transplant, transplant_arrays
 
-HELP = "run a model's training recipe: on the real data if present, else (voc-fcn8s) on synthetic data"
+HELP = ("run a model's training recipe: on the real data if present, else (voc-fcn8s, or any VOC model "
+        "with --synthetic) on synthetic data")
 
 VGG = "ilsvrc-nets/vgg16-fcn.caffemodel"
 VOC_DATA = ["sbdd/dataset/train.txt", "pascal/VOC2011/ImageSets/Segmentation/seg11valid.txt"]
@@ -53,6 +54,10 @@ RECIPES = {
     "voc-fcn8s": (VOC_DATA, "voc-fcn16s/voc-fcn16s.caffemodel", SCORE, 4000),
     "voc-fcn8s-atonce": (VOC_DATA, VGG, SCORE, 4000),
     "voc-fcn-alexnet": (VOC_DATA, "ilsvrc-nets/alexnet-fcn.caffemodel", SCORE, 4000),
+    # The paper's other nets: GoogLeNet's ImageNet weights load by name (its
+    # classifier and auxiliary heads are not in the FCN, so they are left).
+    "voc-fcn-googlenet": (VOC_DATA, "ilsvrc-nets/bvlc_googlenet.caffemodel", SCORE, 4000),
+    "voc-fcn32s-fixed": (VOC_DATA, VGG, SCORE, 4000),
     "nyud-fcn32s-color": (NYUD_DATA, VGG, SCORE, 2000),
     "nyud-fcn32s-hha": (NYUD_DATA, VGG, SCORE, 2000),
     "nyud-fcn32s-color-d": (NYUD_DATA, VGG, SCORE, 2000),
@@ -124,7 +129,7 @@ def run(args):
     if not missing and not args.synthetic:
         return run_published(root, folder, source, heads, args.rounds, args.steps or steps,
                              getattr(args, "options", None))
-    if args.model == "voc-fcn8s":
+    if args.model == "voc-fcn8s" or (args.synthetic and needs == VOC_DATA):
         if missing:
             print("The real data is not here; missing: " + ", ".join(missing))
         return run_synthetic(args)
@@ -195,12 +200,12 @@ def run_published(root, folder, source, heads, rounds, steps, options=None):
     return 0
 
 
-def synthetic_nets(data, widths=SYNTHETIC_WIDTHS):
-    """voc-fcn8s train and val nets, narrowed, msra-initialized, reading the synthetic set."""
+def synthetic_nets(data, widths=SYNTHETIC_WIDTHS, model="voc-fcn8s"):
+    """A VOC model's train and val nets, narrowed, msra-initialized, reading the synthetic set."""
     sbdd, voc = os.path.join(data, "sbdd", "dataset"), os.path.join(data, "pascal", "VOC2011")
     nets = {}
     for split in ("train", "val"):
-        net = fcn_models.net("voc-fcn8s", split, widths)
+        net = fcn_models.net(model, split, widths)
         for layer in net.layer:
             if layer.type == "Python":
                 params = ast.literal_eval(layer.python_param.param_str)
@@ -218,8 +223,8 @@ def run_synthetic(args):
     data = os.path.join(work, "data")
     if not os.path.exists(os.path.join(data, "sbdd", "dataset", "train.txt")):
         write_dataset(data)
-    folder = os.path.join(work, "voc-fcn8s")
-    nets = synthetic_nets(data)
+    folder = os.path.join(work, args.model)
+    nets = synthetic_nets(data, model=args.model)
     write_text(os.path.join(folder, "train.prototxt"), nets["train"])
     write_text(os.path.join(folder, "val.prototxt"), nets["val"])
     with open(os.path.join(data, "pascal", "VOC2011", "ImageSets", "Segmentation", "seg11valid.txt")) as f:
@@ -227,8 +232,9 @@ def run_synthetic(args):
     # The published solver settings, except what training from scratch on
     # 60 small images needs: Adam by default, which the unnormalized loss's
     # scale (a sum over every pixel) does not throw off.
-    solver_param = fcn_models.solver("voc-fcn8s")
+    solver_param = fcn_models.solver(args.model)
     solver_param.type, solver_param.base_lr, solver_param.momentum = args.solver_type, args.base_lr, 0.9
+    solver_param.iter_size = 1
     solver_param.test_iter[0] = len(val_names)
     solver_param.display, solver_param.snapshot = 100, 0
     solver_param.random_seed = 1
@@ -257,7 +263,9 @@ def run_synthetic(args):
     print("For the real recipe, put SBD in data/sbdd/dataset, PASCAL VOC 2011 in data/pascal/VOC2011 (with "
           "seg11valid.txt under ImageSets/Segmentation), and voc-fcn16s/voc-fcn16s.caffemodel, then run "
           "`make voc-fcn8s` again.")
-    if not after["mean IU"] > 2 * chance:
+    # The set is made for voc-fcn8s (the main job): on 72 x 88 images a
+    # stride-32 net sees its objects in a 3 x 3 grid and learns little.
+    if args.model == "voc-fcn8s" and not after["mean IU"] > 2 * chance:
         print(f"FAILED: the synthetic run did not learn (mean IU {after['mean IU']:.3f})")
         return 1
     return 0

@@ -18,7 +18,7 @@ def test_writes_published_layout(tmp_path):
 
 def test_all_models_by_default(tmp_path):
     assert main(["nets", "--out", str(tmp_path)]) == 0
-    assert sorted(os.listdir(tmp_path)) == sorted(fcn_models.model_names())
+    assert sorted(os.listdir(tmp_path)) == sorted(fcn_models.model_names(extras=True))
 
 
 def test_unknown_model_is_one_line_exit_2(tmp_path):

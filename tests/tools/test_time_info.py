@@ -12,7 +12,7 @@ from tools.info import net_info
 from tools.time import conv_gflop, time_net, timing_net
 
 CASE = os.path.join(REFERENCE, "voc-fcn8s-narrow-test")
-NETS = [(model, split) for model in fcn_models.model_names() for split in (fcn_models.splits(model)[1], "deploy")]
+NETS = [(model, split) for model in fcn_models.model_names(extras=True) for split in (fcn_models.splits(model)[1], "deploy")]
 
 
 def fcn(*args):
