@@ -23,5 +23,6 @@ from layers import (  # noqa: F401
                     softmax,
                     split,
                     tile,
+                    upsample,
 )
 from layers.base import REGISTRY  # noqa: F401  (the registry these modules fill)
