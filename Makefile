@@ -7,9 +7,9 @@ MODELS := voc-fcn32s voc-fcn16s voc-fcn8s voc-fcn8s-atonce voc-fcn-alexnet \
 	nyud-fcn32s-color nyud-fcn32s-hha nyud-fcn32s-color-d nyud-fcn32s-color-hha \
 	siftflow-fcn32s siftflow-fcn16s siftflow-fcn8s \
 	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s \
-	voc-fcn-googlenet voc-fcn32s-fixed
+	voc-fcn-googlenet voc-fcn32s-fixed voc-fcn32s-unpool
 
-.PHONY: install test lint fuzz proto nets bench clean pycaffe-suite $(MODELS)
+.PHONY: install test lint fuzz proto nets bench clean pycaffe-suite unpool-compare $(MODELS)
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,12 @@ pycaffe-suite: install
 	cp ../shared/published/ilsvrc-nets/bvlc_googlenet/*.prototxt $(TREE)/examples/
 	cd $(TREE) && PYTHONPATH=$(CURDIR)/compat:$(CURDIR) $(CURDIR)/$(PY) -m pytest -q -p no:cacheprovider \
 		python/caffe/test --ignore=python/caffe/test/test_nccl.py
+
+# The talk's upsampling choices on the same synthetic set: deconvolution
+# (voc-fcn32s) beside max-unpooling (voc-fcn32s-unpool), mean IU each.
+unpool-compare: install
+	$(FCN) recipe voc-fcn32s --synthetic --iterations 300 | grep "mean IU:" | sed 's/^/voc-fcn32s        /'
+	$(FCN) recipe voc-fcn32s-unpool --synthetic --iterations 300 | grep "mean IU:" | sed 's/^/voc-fcn32s-unpool /'
 
 # Speed and memory against the machine's GEMM peak (benchmarks/run.py).
 bench: install

@@ -49,6 +49,14 @@ def layer_map(fn):
         params = fn.params.get("crop_param", fn.params)
         offsets = _per_axis(params.get("offset"), 0)
         return params.get("axis", 2) - 1, [Fraction(1)], [Fraction(-o) for o in offsets]
+    if fn.type_name == "Upsample":
+        # Beyond pycaffe: max-unpooling to its reference's size keeps that
+        # blob's coordinates; by a scale s, value i spreads over s i .. s i + s - 1.
+        if len(fn.inputs) == 3:
+            return None, [Fraction(1)], [Fraction(0)]
+        params = fn.params.get("upsample_param", fn.params)
+        scale = params.get("scale", 2)
+        return None, [Fraction(scale)], [Fraction(scale - 1, 2)]
     if fn.type_name == "Concat" and fn.params.get("axis", fn.params.get("concat_param", {}).get("axis", 1)) == 1:
         # Beyond pycaffe: a Concat of channels keeps coordinates where they
         # were (its inputs share them: GoogLeNet's inception modules).
@@ -89,8 +97,11 @@ def inverse(cmap):
 
 
 def _bottoms(top):
-    """The inputs that a top's coordinates follow: a Crop follows its first only."""
+    """The inputs that a top's coordinates follow: a Crop follows its first
+    only, an Upsample given the pooling's input as reference that one only."""
     inputs = top.fn.inputs
+    if top.fn.type_name == "Upsample" and len(inputs) == 3:
+        return inputs[2:]
     return inputs[:1] if top.fn.type_name == "Crop" else inputs
 
 

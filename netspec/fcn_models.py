@@ -8,7 +8,7 @@ release's voc-fcn8s/deploy.prototxt. `widths` narrows the VGG/AlexNet layers
 (the reference data and the synthetic demo use narrow nets).
 """
 from common.errors import FCNError
-from netspec import caffe_pb2
+from netspec import caffe_pb2, unpooling
 from netspec.coord_map import crop
 from netspec.net_spec import NetSpec
 from netspec.net_spec import layers as L
@@ -233,6 +233,44 @@ def voc_fcn32s_fixed(split, widths=None):
     return net
 
 
+def voc_fcn32s_unpool(split, widths=None):
+    """A DeconvNet-style decoder on voc-fcn32s (Noh et al.; the talk's
+    max-unpooling): the VGG trunk's pools keep their masks; from fc7 a 7x7
+    Deconvolution undoes fc6's shrinking, then five stages of max-unpooling
+    (each to its pooling's input size) and a learned 3x3 convolution, the
+    encoder's widths mirrored, bring it back to full resolution, the last
+    stage scoring the 21 classes. Beyond the release."""
+    b = Builder(split, widths)
+    n = b.n
+    _voc_data(b, split, "../data")
+    x, before_pool = n.data, []
+    for block, (count, width) in enumerate([(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], 1):
+        for i in range(1, count + 1):
+            x = b.conv_relu(f"conv{block}_{i}", f"relu{block}_{i}", x, width, pad=100 if (block, i) == (1, 1) else 1)
+        before_pool.append(x)
+        n[f"pool{block}"], n[f"pool{block}_mask"] = unpooling.max_pool(x)
+        x = n[f"pool{block}"]
+    x = b.conv_relu("fc6", "relu6", x, 4096, ks=7, pad=0)
+    b.dropout("drop6", x)
+    x = b.conv_relu("fc7", "relu7", x, 4096, ks=1, pad=0)
+    b.dropout("drop7", x)
+    msra = dict(type="msra")
+    x = n.deconv6 = L.Deconvolution(x, param=LEARN, convolution_param=dict(
+        num_output=b.widths[512], kernel_size=7, weight_filler=msra))
+    # Each stage's output has the channels of the next mask up (the
+    # encoder's widths, mirrored); the last gives the 21 classes.
+    for block, out in ((5, 512), (4, 256), (3, 128), (2, 64), (1, 21)):
+        up = n[f"unpool{block}"] = unpooling.max_unpool(x, n[f"pool{block}_mask"], before_pool[block - 1])
+        nout = 21 if block == 1 else b.widths[out]
+        x = n[f"dec{block}"] = L.Convolution(up, num_output=nout, kernel_size=3, pad=1, param=LEARN,
+                                             weight_filler=msra)
+        if block > 1:
+            n[f"dec{block}_relu"] = L.ReLU(x, in_place=True)
+    n.score = crop(x, n.data)
+    b.loss("loss", n.score, n["label"] if not b.deploy else None)
+    return n.to_proto()
+
+
 def _nyud(tops):
     """NYUDv2, 40 classes; `tops` are the image modalities fed to the net."""
     def build(split, widths=None):
@@ -349,6 +387,8 @@ EXTRA_MODELS = {
                                snapshot=4000)),
     "voc-fcn32s-fixed": (voc_fcn32s_fixed, TRAIN_VAL,
                          dict(test_iter=736, base_lr=1e-10, max_iter=100000, snapshot=4000)),
+    "voc-fcn32s-unpool": (voc_fcn32s_unpool, TRAIN_VAL,
+                          dict(test_iter=736, base_lr=1e-10, max_iter=100000, snapshot=4000)),
 }
 
 

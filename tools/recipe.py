@@ -58,6 +58,7 @@ RECIPES = {
     # classifier and auxiliary heads are not in the FCN, so they are left).
     "voc-fcn-googlenet": (VOC_DATA, "ilsvrc-nets/bvlc_googlenet.caffemodel", SCORE, 4000),
     "voc-fcn32s-fixed": (VOC_DATA, VGG, SCORE, 4000),
+    "voc-fcn32s-unpool": (VOC_DATA, VGG, SCORE, 4000),
     "nyud-fcn32s-color": (NYUD_DATA, VGG, SCORE, 2000),
     "nyud-fcn32s-hha": (NYUD_DATA, VGG, SCORE, 2000),
     "nyud-fcn32s-color-d": (NYUD_DATA, VGG, SCORE, 2000),

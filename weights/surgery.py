@@ -71,6 +71,15 @@ def interp(net, layers):
         weight[np.arange(m), np.arange(k) if k == m else 0] = upsample_filt(h)
 
 
+def nails(net, layers):
+    """"Bed of nails" kernels in the named (grouped, one channel a group)
+    Deconvolution layers: a one at each kernel's first place, zeros elsewhere."""
+    for name in layers:
+        weight = net.params[name][0].data
+        weight[...] = 0
+        weight[:, :, 0, 0] = 1
+
+
 def expand_score(new_net, new_layer, net, layer):
     """Put a k-class score layer's parameters into the first k outputs of a
     layer with more classes."""

@@ -62,13 +62,14 @@ def test_googlenet_takes_bvlc_googlenet_weights_by_name(tmp_path):
             assert mine.data.tobytes() == theirs.data.tobytes(), name
 
 
-def test_both_train_on_the_synthetic_set(tmp_path):
-    """Two SGD steps each: FCN-GoogLeNet moves every layer that learns;
-    FCN-32s-fixed moves its score layer only."""
+def test_each_trains_on_the_synthetic_set(tmp_path):
+    """Two steps each: FCN-GoogLeNet and the max-unpooling decoder move every
+    layer that learns; FCN-32s-fixed moves its score layer only."""
     from solvers.solver import Solver
     data = tmp_path / "data"
     write_dataset(str(data), train=3, val=2, size=(40, 48))
-    for model, moving in (("voc-fcn-googlenet", None), ("voc-fcn32s-fixed", {"score_fr"})):
+    for model, moving in (("voc-fcn-googlenet", None), ("voc-fcn32s-fixed", {"score_fr"}),
+                          ("voc-fcn32s-unpool", None)):
         nets = synthetic_nets(str(data), widths={k: max(2, v // 8) for k, v in fcn_models.FULL_WIDTHS.items()},
                               model=model)
         param = fcn_models.solver(model)
