@@ -14,7 +14,7 @@ from common.errors import FCNError
 from layers.options import Options
 
 COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info",
-            "draw", "download", "run", "pycaffe"]
+            "draw", "download", "run", "pycaffe", "table"]
 
 
 def build_parser():

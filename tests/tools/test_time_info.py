@@ -64,3 +64,16 @@ def test_info_json_gives_the_papers_backbone_figures(tmp_path):
         assert figures["depth"] == depth and figures["receptive_field"] == rf and figures["max_stride"] == 32
         assert round(figures["learnable_parameters"] / 1e6) == millions
         assert figures["parameters"] > figures["learnable_parameters"]      # the frozen upsampling
+
+
+def test_table_prints_the_papers_tables(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "tools.cli", "table", "--root", str(tmp_path), "--no-time"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    row = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines if line.startswith("| ")}
+    assert row["conv. layers"] == ["8", "16", "22"] and row["parameters"] == ["57M", "134M", "6M"]
+    assert row["rf size"] == ["355", "404", "715 (907 with the 7x7 average pool)"] and row["max stride"] == ["32"] * 3
+    assert row["FCN-8s"][:4] == ["90.3", "75.9", "62.7", "83.2"] and "published" in row["FCN-8s"][4]
