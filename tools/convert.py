@@ -14,7 +14,8 @@ from weights.caffemodel import read_caffemodel, save_weights
 from weights.formats import kind_of, load_arrays, save_arrays
 from weights.surgery import transplant_arrays
 
-HELP = "convert weights between .caffemodel, .caffemodel.h5 and .npz (optionally into another net's layout)"
+HELP = ("convert weights between .caffemodel, .caffemodel.h5, .npz and .safetensors "
+        "(optionally into another net's layout)")
 
 
 def add_arguments(parser):

@@ -18,7 +18,7 @@ from tools.shapes import parse_size
 from weights.formats import describe
 
 HELP = "describe a weights file (format, layers, shapes, sizes) or a net (layers and output shapes)"
-WEIGHT_ENDINGS = (".caffemodel", ".h5", ".hdf5", ".npz")
+WEIGHT_ENDINGS = (".caffemodel", ".h5", ".hdf5", ".npz", ".safetensors")
 
 
 def add_arguments(parser):

@@ -119,7 +119,7 @@ def copy_weights(net, path: str) -> None:
 
 def _copy_weights(net, path):
     offered, matched = 0, 0
-    if is_hdf5(path) or path.endswith(".npz"):
+    if is_hdf5(path) or path.endswith((".npz", ".safetensors")):
         with _named_arrays(path) as (layers, read):
             for name, items in layers.items():
                 offered += bool(items)
@@ -159,8 +159,9 @@ def _copy_layer(net, path, name, blobs):
 @contextmanager
 def _named_arrays(path):
     """({layer: [items with a .shape]}, read(item) -> array) of an HDF5 or npz file."""
-    if path.endswith(".npz"):
-        yield read_npz(path), lambda array: array
+    if path.endswith((".npz", ".safetensors")):
+        from weights.safetensors_io import read_safetensors
+        yield (read_npz(path) if path.endswith(".npz") else read_safetensors(path)), lambda array: array
         return
     with open_hdf5(path, "a weights file") as f:
         layers = hdf5_layers(path, f)

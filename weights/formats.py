@@ -12,17 +12,21 @@ from netspec import caffe_pb2
 from weights.blobs import to_proto
 from weights.caffemodel import hdf5_layers, is_hdf5, read_weights
 from weights.npz import read_npz, write_npz
+from weights.safetensors_io import describe_safetensors, read_safetensors, write_safetensors
 from weights.wire import Caffemodel
 
 
 def kind_of(path: str) -> str:
     if path.endswith(".npz"):
         return "npz"
+    if path.endswith(".safetensors"):
+        return "safetensors"
     if is_hdf5(path):
         return "hdf5"
     if path.endswith(".caffemodel"):
         return "caffemodel"
-    raise FCNError(f"{path}: unknown weights format; use .caffemodel, .caffemodel.h5 (or .h5) or .npz")
+    raise FCNError(f"{path}: unknown weights format; use .caffemodel, .caffemodel.h5 (or .h5), .npz "
+                   "or .safetensors")
 
 
 def load_arrays(path: str) -> dict[str, list[np.ndarray]]:
@@ -30,6 +34,8 @@ def load_arrays(path: str) -> dict[str, list[np.ndarray]]:
     kind = kind_of(path)
     if kind == "npz":
         return read_npz(path)
+    if kind == "safetensors":
+        return read_safetensors(path)
     return read_weights(path)
 
 
@@ -39,6 +45,8 @@ def save_arrays(path: str, arrays: dict[str, list[np.ndarray]]) -> None:
     kind = kind_of(path)
     if kind == "npz":
         write_npz(path, arrays)
+    elif kind == "safetensors":
+        write_safetensors(path, arrays)
     elif kind == "hdf5":
         write_groups(path, [("data", arrays)])
     else:
@@ -57,6 +65,8 @@ def describe(path):
             kinds, layouts = model.kinds, model.layouts
         text = "binary caffemodel, " + (" + ".join(sorted(layouts)) or "no layers")
         return text, [(name, kinds.get(name, ""), shapes) for name, shapes in layers]
+    if kind == "safetensors":     # shapes from the header: no data read
+        return "safetensors (keys layer/i)", [(name, "", shapes) for name, shapes in describe_safetensors(path)]
     if kind == "hdf5":     # shapes from the file's metadata: no data read
         with open_hdf5(path, "a weights file") as f:
             layers = hdf5_layers(path, f)

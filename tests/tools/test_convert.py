@@ -115,3 +115,39 @@ def test_v1_file_converted_to_another_format_loads_where_the_original_does(tmp_p
     compare = fcn("compare", "--model", f"{CASE}/net.prototxt", "--weights", str(out),
                   "--reference", f"{CASE}/blobs.h5")
     assert compare.returncode == 0, compare.stdout[-1000:] + compare.stderr
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: os.path.relpath(p, REFERENCE))
+def test_safetensors_round_trip_is_bit_exact(path, tmp_path):
+    """caffemodel -> .safetensors -> caffemodel gives the same arrays bit for
+    bit; fcn info describes it from its header; it loads into a net."""
+    st, back = tmp_path / "w.safetensors", tmp_path / "back.caffemodel"
+    assert fcn("convert", path, str(st)).returncode == 0
+    assert fcn("convert", str(st), str(back)).returncode == 0
+    original = load_arrays(path)
+    assert_same_arrays(original, load_arrays(str(st)))
+    assert_same_arrays(original, load_arrays(str(back)))
+    info = fcn("info", str(st))
+    assert info.returncode == 0 and "safetensors" in info.stdout
+
+
+def test_safetensors_load_into_a_net_and_keep_slashed_names(tmp_path):
+    import json
+    from safetensors.numpy import load_file
+    st = tmp_path / "w.safetensors"
+    assert fcn("convert", f"{CASE}/weights.caffemodel", str(st)).returncode == 0
+    compare = fcn("compare", "--model", f"{CASE}/net.prototxt", "--weights", str(st), "--reference", f"{CASE}/blobs.h5")
+    assert compare.returncode == 0, compare.stdout[-1000:] + compare.stderr
+    from weights.formats import save_arrays
+    save_arrays(str(tmp_path / "slash.safetensors"), {"conv1/7x7_s2": [np.ones((2, 3), np.float32)]})
+    assert list(load_file(str(tmp_path / "slash.safetensors"))) == ["conv1/7x7_s2/0"]
+    assert list(load_arrays(str(tmp_path / "slash.safetensors"))) == ["conv1/7x7_s2"]
+    header = json.dumps({"conv1_1/0": {"dtype": "F32", "shape": [65536, 65536], "data_offsets": [0, 16]}}).encode()
+    (tmp_path / "bad.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    for args in (("info", str(tmp_path / "bad.safetensors")),
+                 ("convert", str(tmp_path / "bad.safetensors"), str(tmp_path / "x.npz"))):
+        bad = fcn(*args)
+        assert bad.returncode == 2 and "claims bytes 0..16" in bad.stderr and "Traceback" not in bad.stderr
+    (tmp_path / "short.safetensors").write_bytes(st.read_bytes()[:100])
+    bad = fcn("convert", str(tmp_path / "short.safetensors"), str(tmp_path / "y.npz"))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
