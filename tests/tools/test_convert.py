@@ -133,6 +133,7 @@ def test_safetensors_round_trip_is_bit_exact(path, tmp_path):
 
 def test_safetensors_load_into_a_net_and_keep_slashed_names(tmp_path):
     import json
+
     from safetensors.numpy import load_file
     st = tmp_path / "w.safetensors"
     assert fcn("convert", f"{CASE}/weights.caffemodel", str(st)).returncode == 0
