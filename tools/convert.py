@@ -20,11 +20,41 @@ HELP = ("convert weights between .caffemodel, .caffemodel.h5, .npz and .safetens
 
 def add_arguments(parser):
     parser.add_argument("input", metavar="IN", help="weights file to read")
-    parser.add_argument("output", metavar="OUT", help="file to write; its extension picks the format")
+    parser.add_argument("output", metavar="OUT", help="file to write; its extension picks the format "
+                                                      "(.onnx: the net with --net, as an ONNX model)")
     parser.add_argument("--net", help="carry the weights into this net (prototxt or published model name)")
+    parser.add_argument("--input", dest="inputs", action="append", metavar="NAME=N,C,H,W",
+                        help="ONNX: the shape of an input (default: the net's)")
+    parser.add_argument("--output", dest="onnx_output", metavar="BLOB",
+                        help="ONNX: the blob the graph gives (default: the net's last)")
+
+
+def to_onnx(args):
+    """The net (data layers, labels and losses cut, as fcn infer cuts them)
+    with its weights, as an ONNX model."""
+    from tools.netload import image_net, parse_inputs
+    from weights.caffemodel import copy_weights
+    from weights.onnx_export import export
+    if not args.net:
+        raise FCNError(f"{args.output}: an ONNX model needs the net: give --net NET")
+    inputs = parse_inputs(args.inputs)
+    net_param, source = image_net(args.net)
+    net = Net(net_param, "TEST", source=source, keep_blobs=True, options=args.options)
+    for name, shape in inputs.items():
+        if name not in net.inputs:
+            raise FCNError(f"--input {name}: the net's inputs are {', '.join(net.inputs)}")
+        net.blobs[name].reshape(shape)
+    net.reshape()
+    copy_weights(net, args.input)
+    names, output, symbolic = export(net, args.output, inputs, args.onnx_output)
+    size = "any height and width" if symbolic else "fixed sizes"
+    print(f"{args.input} -> {args.output}: inputs {', '.join(names)} ({size}), output {output}")
+    return 0
 
 
 def run(args):
+    if args.output.endswith(".onnx"):
+        return to_onnx(args)
     kind_of(args.output)
     arrays = load_arrays(args.input)
     if args.net:

@@ -152,3 +152,35 @@ def test_safetensors_load_into_a_net_and_keep_slashed_names(tmp_path):
     (tmp_path / "short.safetensors").write_bytes(st.read_bytes()[:100])
     bad = fcn("convert", str(tmp_path / "short.safetensors"), str(tmp_path / "y.npz"))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_convert_to_onnx_matches_fcn_infers_scores(tmp_path):
+    """fcn convert WEIGHTS OUT.onnx --net NET: the val net with its data
+    layers and loss cut (as fcn infer does), symbolic height and width;
+    ONNX Runtime's scores equal the engine's at two sizes from one file."""
+    import onnxruntime as ort
+
+    from layers.net import Net
+    from tools.netload import image_net
+    from weights.caffemodel import copy_weights
+    out = tmp_path / "fcn8s.onnx"
+    done = fcn("convert", f"{CASE}/weights.caffemodel", str(out), "--net", f"{CASE}/net.prototxt")
+    assert done.returncode == 0, done.stderr
+    assert "any height and width" in done.stdout and "output score" in done.stdout
+    net_param, _ = image_net(f"{CASE}/net.prototxt")
+    net = Net(net_param, "TEST", keep_blobs=True)
+    copy_weights(net, f"{CASE}/weights.caffemodel")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    for h, w in ((61, 87), (120, 95)):
+        x = rng.normal(0, 50, (1, 3, h, w)).astype(np.float32)
+        ours = net.forward(data=x)["score"]
+        theirs = session.run(["score"], {"data": x})[0]
+        assert np.abs(theirs - ours).max() <= 1e-4 * np.abs(ours).max()
+    pool = tmp_path / "pool.onnx"
+    done = fcn("convert", f"{CASE}/weights.caffemodel", str(pool), "--net", f"{CASE}/net.prototxt",
+               "--output", "pool5", "--input", "data=1,3,64,64")
+    assert done.returncode == 0 and "output pool5" in done.stdout
+    assert [o.name for o in ort.InferenceSession(str(pool)).get_outputs()] == ["pool5"]
+    bad = fcn("convert", f"{CASE}/weights.caffemodel", str(tmp_path / "x.onnx"))
+    assert bad.returncode == 2 and "give --net NET" in bad.stderr
