@@ -133,3 +133,13 @@ def test_a_layer_without_onnx_is_named(tmp_path):
                          'layer { name: "u" type: "Upsample" bottom: "p" bottom: "mask" top: "out" }')
     with pytest.raises(FCNError, match="layer 'p' \\(Pooling\\): the mask top has no ONNX equivalent"):
         export(net, str(tmp_path / "net.onnx"))
+
+
+def test_googlenets_slashed_names_survive(tmp_path):
+    import onnx
+    net = Net(fcn_models.net("voc-fcn-googlenet", "deploy", fcn_models.NARROW_WIDTHS), "TEST", keep_blobs=True)
+    export(net, str(tmp_path / "g.onnx"))
+    model = onnx.load(str(tmp_path / "g.onnx"))
+    names = {init.name for init in model.graph.initializer}
+    assert {"conv1/7x7_s2/0", "inception_5b/pool_proj/1"} <= names
+    assert any(node.name == "inception_3a/output" for node in model.graph.node)
