@@ -8,6 +8,8 @@ published model name): each layer's type and the shapes of its tops, as
 import json
 import os
 
+import numpy as np
+
 from common import sizes
 from common.atomic import write_atomic
 from common.errors import FCNError
@@ -26,6 +28,32 @@ def add_arguments(parser):
     parser.add_argument("--size", default="500x500", help="HxW fed to a net's data layers (default 500x500)")
     parser.add_argument("--json", help="for a net: write its figures (layers, parameters, learnable parameters, "
                                        "depth, receptive field, max stride) here")
+
+
+def onnx_info(path):
+    """An ONNX model's inputs, output, operators and parameters, or one line if it is not one."""
+    try:
+        import onnx
+    except ImportError:
+        raise FCNError(f"{path}: reading ONNX needs the onnx package (pip install 'fcn-caffe[onnx]')") from None
+    from google.protobuf.message import DecodeError
+    try:
+        model = onnx.load(path, load_external_data=False)
+        onnx.checker.check_model(model)
+    except (DecodeError, onnx.checker.ValidationError, ValueError, OSError) as err:
+        raise FCNError(f"{path}: not a readable ONNX model ({str(err).splitlines()[0] if str(err) else err})") from None
+
+    def dims(value):
+        return "x".join(d.dim_param or str(d.dim_value) for d in value.type.tensor_type.shape.dim)
+    graph = model.graph
+    params = sum(int(np.prod(init.dims)) for init in graph.initializer)
+    ops = sorted({node.op_type for node in graph.node})
+    print(f"{path}: ONNX opset {model.opset_import[0].version}, {len(graph.node)} nodes ({', '.join(ops)})")
+    for value in graph.input:
+        print(f"  input  {value.name}: {dims(value)}")
+    for value in graph.output:
+        print(f"  output {value.name}: {dims(value)}")
+    print(f"{len(graph.initializer)} initializers, {params:,} parameters")
 
 
 def weights_info(path):
@@ -65,7 +93,11 @@ def net_info(model, size, options=None, json_path=None):
 
 
 def run(args):
-    if args.path.endswith(WEIGHT_ENDINGS):
+    if args.path.endswith(".onnx"):
+        if not os.path.isfile(args.path):
+            raise FCNError(f"{args.path}: no such file")
+        onnx_info(args.path)
+    elif args.path.endswith(WEIGHT_ENDINGS):
         if not os.path.isfile(args.path):
             raise FCNError(f"{args.path}: no such file")
         weights_info(args.path)

@@ -184,3 +184,13 @@ def test_convert_to_onnx_matches_fcn_infers_scores(tmp_path):
     assert [o.name for o in ort.InferenceSession(str(pool)).get_outputs()] == ["pool5"]
     bad = fcn("convert", f"{CASE}/weights.caffemodel", str(tmp_path / "x.onnx"))
     assert bad.returncode == 2 and "give --net NET" in bad.stderr
+
+
+def test_info_reads_onnx_and_refuses_a_broken_one(tmp_path):
+    out = tmp_path / "m.onnx"
+    assert fcn("convert", f"{CASE}/weights.caffemodel", str(out), "--net", f"{CASE}/net.prototxt").returncode == 0
+    info = fcn("info", str(out))
+    assert info.returncode == 0 and "input  data: 1x3xheightxwidth" in info.stdout and "ConvTranspose" in info.stdout
+    (tmp_path / "cut.onnx").write_bytes(out.read_bytes()[:5000])
+    bad = fcn("info", str(tmp_path / "cut.onnx"))
+    assert bad.returncode == 2 and "not a readable ONNX model" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
