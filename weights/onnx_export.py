@@ -18,7 +18,7 @@ import numpy as np
 from common.errors import FCNError
 from netspec import caffe_pb2
 
-OPSET = 17
+OPSET = 21
 PP = caffe_pb2.PoolingParameter
 EP = caffe_pb2.EltwiseParameter
 # Layers after which the spatial size is no longer free.
@@ -100,7 +100,7 @@ def export(net, path, inputs=None, output=None):
                                 g.initializers)
     model = g.helper.make_model(graph, opset_imports=[g.helper.make_opsetid("", OPSET)],
                                 producer_name="fcn-caffe")
-    model.ir_version = 8
+    model.ir_version = 10
     try:
         g.onnx.checker.check_model(model)
     except g.onnx.checker.ValidationError as err:
