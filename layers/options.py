@@ -46,6 +46,9 @@ class Options:
     trust_python_layers: bool = True
     # Seeds the net's random generator (fillers, Dropout, shuffles); None: fresh entropy.
     seed: int | None = None
+    # (rank, ranks): data layers take batches rank, rank + ranks, ... of the
+    # one-process sequence (data-parallel training and scoring, solvers/distributed.py).
+    shard: tuple[int, int] = (0, 1)
 
     def __post_init__(self):
         if self.convolution not in ALGORITHMS:

@@ -52,8 +52,21 @@ def compute_hist(net, count, layer="score", gt="label", save_dir=None, names=Non
     return hist, loss / max(count, 1)
 
 
-def do_seg_tests(net, iteration, count, layer="score", gt="label", save_dir=None, names=None, log=print):
-    hist, loss = compute_hist(net, count, layer, gt, save_dir, names)
+def do_seg_tests(net, iteration, count, layer="score", gt="label", save_dir=None, names=None, log=print,
+                 world=None):
+    """The metrics over `count` passes. In a data-parallel job (`world`,
+    the net's data layer dealt as Options.shard says) each rank scores its
+    share, and the histograms and loss sums are summed: the same metrics."""
+    if world is None:
+        hist, loss = compute_hist(net, count, layer, gt, save_dir, names)
+    else:
+        mine = list(range(world.rank, count, world.size))
+        own = [names[i] for i in mine] if names else [str(i) for i in mine]
+        hist, loss = compute_hist(net, len(mine), layer, gt, save_dir, own)
+        hist = world.sum(hist).astype(np.int64)
+        loss = float(world.sum(loss * len(mine))) / max(count, 1)
+        if world.rank != 0:
+            return hist, metrics(hist)
     scores = metrics(hist)
     now = datetime.now()
     log(f">>> {now} Iteration {iteration} loss {loss:.6g}")

@@ -21,6 +21,10 @@ from solvers.updates import RULES
 from weights.caffemodel import copy_weights, save_weights
 
 
+def _silent(line):
+    """The log of a rank other than 0 in a data-parallel job."""
+
+
 def learning_rate(s, iteration, state):
     """The rate at `iteration` (state['current_step'] kept as Caffe keeps it)."""
     policy = s.lr_policy
@@ -53,8 +57,12 @@ class Solver:
     # them for scripts that read solver.net.blobs[...].diff.
     keep_train_diffs = False
 
-    def __init__(self, param, source="<solver>", log=print, options: Options | None = None):
+    def __init__(self, param, source="<solver>", log=print, options: Options | None = None, world=None):
         self.param = param
+        # A data-parallel job (solvers/distributed.py): only rank 0 speaks.
+        self.world = world
+        if world is not None and world.rank != 0:
+            log = _silent
         self.source = source
         self.log = log
         if param.type not in RULES:
@@ -63,14 +71,14 @@ class Solver:
         # Caffe seeds its generator with random_seed; here each net's own.
         self.options = options.but(seed=param.random_seed) if param.random_seed >= 0 else options
         self.net = self._train_net()
-        self.test_nets = [self._test_net(p) for p in self._test_params()]
+        self.test_nets = [self._test_net(p) for p in self._test_params()] if self._leads() else []
         self.rule, copies = RULES[param.type]
         self.history = [[np.zeros(blob.shape, np.float32) for _ in range(copies)] for blob, *_ in self.net.learnable]
         self.iter = 0
         self.lr_state = {"current_step": 0}
         self.losses: list[float] = []
         self.smoothed_loss = 0.0
-        self.requested = None     # "stop" (Ctrl-C): end after the step under way
+        self.requested: str | None = None     # "stop" (Ctrl-C): end after the step under way
         # (on_start, on_gradients_ready) pairs called in every step, as Caffe's
         # Solver::Callback (pycaffe's add_callback).
         self.callbacks: list[tuple] = []
@@ -95,8 +103,11 @@ class Solver:
         stages = list(state.stage) + list(net_param.state.stage)
         level = state.level if state.HasField("level") else net_param.state.level
         keep = phase == "TEST" or self.keep_train_diffs
+        options = self.options
+        if self.world is not None and phase == "TRAIN":      # this rank's batches only
+            options = options.but(shard=(self.world.rank, self.world.size))
         return Net(net_param, phase, stages=stages, level=level, source=source, keep_blobs=keep,
-                   options=self.options)
+                   options=options)
 
     def _test_params(self):
         p = self.param
@@ -138,6 +149,9 @@ class Solver:
                 self.net.backward()
                 loss += self.net.loss
             loss /= max(p.iter_size, 1)
+            if self.world is not None:
+                self.world.sum_gradients(self.net.learnable)
+                loss = float(self.world.sum(loss)) / self.world.size
             for _, on_gradients_ready in self.callbacks:
                 on_gradients_ready()
             self._smooth(loss, start, average)
@@ -156,7 +170,11 @@ class Solver:
                 progress(self.iter - start, iterations)
             if p.snapshot and self.iter % p.snapshot == 0:
                 self.snapshot()
-            if self.requested == "stop":
+            halt = self.requested == "stop"
+            if self.world is not None:
+                halt = self.world.any(halt)           # every rank ends after the same step
+                self.requested = "stop" if halt else self.requested
+            if halt:
                 break
 
     def solve(self, resume=None, progress=None):
@@ -208,10 +226,13 @@ class Solver:
                     blob.diff *= factor
         if p.regularization_type not in ("L1", "L2"):
             raise FCNError(f"{self.source}: unknown regularization_type {p.regularization_type!r}; use L1 or L2")
+        # Gradients summed over iter_size passes (and over the ranks of a
+        # data-parallel job: N ranks x iter_size passes, as one process).
+        passes = max(p.iter_size, 1) * (self.world.size if self.world is not None else 1)
         for (blob, lr_mult, decay_mult, *_), history in zip(learnable, self.history):
             diff = blob.diff
-            if p.iter_size > 1:
-                diff *= np.float32(1.0 / p.iter_size)
+            if passes > 1:
+                diff *= np.float32(1.0 / passes)
             decay = p.weight_decay * decay_mult
             if decay:
                 if p.regularization_type == "L2":
@@ -237,7 +258,12 @@ class Solver:
                 self.log(f"    {kind} net output #{index}: {name} = {float(value):.6g}{loss}")
                 index += 1
 
+    def _leads(self):
+        return self.world is None or self.world.rank == 0
+
     def test_all(self):
+        if not self._leads():
+            return
         for index, (net, count) in enumerate(zip(self.test_nets, self.param.test_iter)):
             self.log(f"Iteration {self.iter}, Testing net (#{index})")
             totals = {}
@@ -255,7 +281,10 @@ class Solver:
         return prefix
 
     def snapshot(self):
-        """Write the weights, then the state that points to them; returns both paths."""
+        """Write the weights, then the state that points to them; returns both
+        paths (rank 0 of a data-parallel job writes; the others return None)."""
+        if not self._leads():
+            return None
         hdf5 = self.param.snapshot_format == self.param.HDF5
         base = f"{self._prefix()}_iter_{self.iter}"
         model = base + (".caffemodel.h5" if hdf5 else ".caffemodel")

@@ -55,16 +55,29 @@ def main(argv=None, exit_at_once=False):
         if exit_at_once and args.command != "run":
             sys.stdout.flush()
             sys.stderr.flush()
+            if "mpi4py.MPI" in sys.modules:     # an MPI job's ranks leave through finalize
+                from mpi4py import MPI
+                MPI.Finalize()
             os._exit(code or 0)
         return code
     except FCNError as err:
         if args.debug:
             raise
-        print(f"fcn {args.command}: error: {err}", file=sys.stderr)
+        print(f"fcn {args.command}: error: {err}", file=sys.stderr, flush=True)
+        abort_job(2)
         return 2
     except KeyboardInterrupt:
         print(f"fcn {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def abort_job(code):
+    """In a data-parallel MPI job, end every rank now: the others would wait
+    for this one in their next allreduce."""
+    if "mpi4py.MPI" in sys.modules:
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.Get_size() > 1:
+            MPI.COMM_WORLD.Abort(code)
 
 
 def entry():

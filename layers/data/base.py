@@ -40,11 +40,20 @@ class SegDataLayer(Layer):
         self.rewind()
 
     def rewind(self):
-        """Back to where setup left the layer (a restored solver's data layer)."""
+        """Back to where setup left the layer (a restored solver's data layer);
+        a shard of a data-parallel job starts at its own item."""
         self.idx = 0
         if self.random:
             self.rng = random.Random(self.seed)
             self.idx = self.rng.randint(0, len(self.indices) - 1)
+        for _ in range(self.options.shard[0]):
+            self._advance()
+
+    def _advance(self):
+        if self.random:
+            self.idx = self.rng.randint(0, len(self.indices) - 1)
+        else:
+            self.idx = (self.idx + 1) % len(self.indices)
 
     def split_file(self):
         raise NotImplementedError
@@ -65,10 +74,8 @@ class SegDataLayer(Layer):
     def forward(self, bottom, top):
         for blob, item in zip(top, self.items):
             blob.data[...] = item
-        if self.random:
-            self.idx = self.rng.randint(0, len(self.indices) - 1)
-        else:
-            self.idx = (self.idx + 1) % len(self.indices)
+        for _ in range(self.options.shard[1]):      # the next item of this shard
+            self._advance()
 
     def backward(self, top, propagate_down, bottom):
         pass
