@@ -142,3 +142,49 @@ def test_two_rank_test_gives_the_one_process_means(tmp_path):
     assert len(ones) == len(twos) == 2
     for x, y in zip(ones, twos):
         assert abs(x - y) <= 1e-5 * abs(x), (ones, twos)
+
+
+def test_the_release_data_layers_deal_their_sequence(tmp_path):
+    """voc-fcn8s (narrowed) on the release's SBDD data layer, its seeded
+    random order dealt between 2 ranks: the weights after 3 steps equal one
+    process's with twice the iter_size."""
+    from layers.net import Net
+    from netspec import fcn_models
+    from netspec.prototxt import write_text
+    from tools.recipe import at_data_root
+    from tools.synthetic import write_dataset
+    from weights.caffemodel import save_weights
+    write_dataset(str(tmp_path / "data"), train=6, val=2, size=(36, 44))
+    train = at_data_root(fcn_models.net("voc-fcn8s", "train", fcn_models.NARROW_WIDTHS), str(tmp_path / "data"))
+    for layer in train.layer:
+        if layer.type == "Convolution":
+            layer.convolution_param.weight_filler.type = "msra"
+        elif layer.type == "Dropout":          # its masks are each rank's own draws
+            layer.dropout_param.dropout_ratio = 0
+    start = Net(train, "TRAIN")
+    from weights.surgery import interp
+    interp(start, [name for name in start.params if "up" in name])      # as solve.py does
+    save_weights(start, str(tmp_path / "init.caffemodel"))
+    runs = {}
+    for name, iter_size, ranks in (("one", 2, 1), ("two", 1, 2)):
+        folder = tmp_path / name
+        folder.mkdir()
+        write_text(str(folder / "train.prototxt"), train)
+        (folder / "solver.prototxt").write_text(
+            f'train_net: "train.prototxt" type: "SGD" base_lr: 1e-8 momentum: 0.9 '
+            f'lr_policy: "fixed" iter_size: {iter_size} max_iter: 3 display: 1 snapshot_prefix: "s"')
+        args = ["train", "--solver", "solver.prototxt", "--weights", str(tmp_path / "init.caffemodel")]
+        done = subprocess.run([FCN, *args], capture_output=True, text=True, cwd=folder) if ranks == 1 else \
+            mpirun(ranks, *args, cwd=folder)
+        assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+        runs[name] = load_arrays(str(folder / "s_iter_3.caffemodel"))
+    initial = load_arrays(str(tmp_path / "init.caffemodel"))
+    moved = 0
+    for layer, blobs in runs["one"].items():
+        for x, y, s in zip(blobs, runs["two"][layer], initial[layer]):
+            if not np.abs(x - s).any():
+                continue                                     # frozen (the bilinear upsampling)
+            moved += 1
+            assert np.abs(x - y).max() <= 1e-4 * np.abs(x).max(), layer
+            assert np.abs(x - s).max() > 10 * np.abs(x - y).max(), layer
+    assert moved >= 15        # every layer that learns
