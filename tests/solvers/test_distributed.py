@@ -188,3 +188,24 @@ def test_the_release_data_layers_deal_their_sequence(tmp_path):
             assert np.abs(x - y).max() <= 1e-4 * np.abs(x).max(), layer
             assert np.abs(x - s).max() > 10 * np.abs(x - y).max(), layer
     assert moved >= 15        # every layer that learns
+
+
+def test_sigterm_to_the_job_ends_every_rank_with_one_snapshot(tmp_path):
+    """mpirun forwards SIGTERM to the ranks; they finish the step under way
+    together, rank 0 writes one snapshot, and the job ends."""
+    folder = case(tmp_path, "term", 1, max_iter=100000, snapshot=0)
+    job = subprocess.Popen([MPIRUN, "-n", "2", "--oversubscribe", FCN, "train", "--solver", "solver.prototxt",
+                            "--weights", "init.caffemodel"], cwd=folder, env=ENV, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        line = job.stdout.readline()
+        if "Iteration 3 " in line:
+            break
+    job.send_signal(signal.SIGTERM)
+    job.communicate(timeout=60)
+    states = list(folder.glob("snap_iter_*.solverstate"))
+    assert len(states) == 1, states
+    from solvers.snapshot import read_state
+    iteration, learned, _, _ = read_state(str(states[0]))
+    assert iteration >= 3 and load_arrays(str(folder / os.path.basename(learned)))
