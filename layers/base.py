@@ -92,14 +92,14 @@ class Layer:
         self.blobs.append(blob)
         return blob
 
-    def forward_fused(self, bottom, top, follower):
-        """Forward with the in-place layer `follower` applied to the top as
-        it is made; only for a follower that `fuses_with` accepted."""
+    def forward_fused(self, bottom, top, followers):
+        """Forward with the in-place layers `followers` applied to the top as
+        it is made; only for followers that `fuses_with` accepted."""
         raise NotImplementedError
 
-    def fuses_with(self, follower) -> bool:
-        """Whether this layer can apply `follower` (an in-place layer right
-        after it on its one top) while its output is still in cache."""
+    def fuses_with(self, followers) -> bool:
+        """Whether this layer can apply `followers` (in-place layers right
+        after it on its one top, in order) while making its output."""
         return False
 
     # Error helper: every message names the layer and its type.

@@ -6,8 +6,11 @@ Weights are (out, in/group, kh, kw) for Convolution and (in, out/group, kh,
 kw) for Deconvolution, as in Caffe. Deconvolution runs Convolution's
 backward-data pass forward, and its forward pass backward.
 """
+import numpy as np
+
 from layers.base import Layer, register
 from layers.conv_algorithm import choose
+from netspec import caffe_pb2
 from netspec.geometry import fields_of, read_window
 
 
@@ -113,15 +116,64 @@ class _ConvBase(Layer):
 
 @register("Convolution")
 class Convolution(_ConvBase):
-    """out = W * image + bias; an in-place ReLU right after it can be fused."""
+    """out = W * image + bias. Fusions it declares: an in-place ReLU after
+    it (same arithmetic), and, in a TEST net on the fastest algorithms, an
+    in-place BatchNorm (global statistics) and per-channel Scale before it,
+    folded into the weights and bias (results within rounding)."""
 
-    def fuses_with(self, follower):
-        return follower.param.type == "ReLU"
+    def fuses_with(self, followers):
+        kinds = [f.param.type for f in followers]
+        if kinds.count("ReLU") > 1 or ("ReLU" in kinds and kinds[-1] != "ReLU"):
+            return False
+        folds = [f for f in followers if f.param.type != "ReLU"]
+        if folds and (self.phase != caffe_pb2.TEST or self.options.convolution != "fastest"
+                      or self.param.convolution_param.engine == caffe_pb2.ConvolutionParameter.CAFFE):
+            return False
+        order = [f.param.type for f in folds]
+        if order not in ([], ["BatchNorm"], ["Scale"], ["BatchNorm", "Scale"]):
+            return False
+        return all(_foldable(f) for f in folds)
 
-    def forward_fused(self, bottom, top, follower):
-        """The ReLU applied to each band of the output while it is still in
-        cache, with the same arithmetic as the ReLU layer."""
-        self._forward(bottom, top, follower.param.relu_param.negative_slope)
+    def forward_fused(self, bottom, top, followers):
+        """The followers applied while the output is made: BatchNorm and
+        Scale as a per-channel affine map folded into the weights and bias,
+        then the ReLU on each band while it is still in cache."""
+        slope = None
+        folds = [f for f in followers if f.param.type != "ReLU"]
+        if followers[-1].param.type == "ReLU":
+            slope = followers[-1].param.relu_param.negative_slope
+        if not folds:
+            self._forward(bottom, top, slope)
+            return
+        k = self.num_output
+        factor, shift = np.ones(k, np.float64), np.zeros(k, np.float64)
+        for f in folds:
+            if f.param.type == "BatchNorm":
+                count = float(f.blobs[2].data[0])
+                count = 0.0 if count == 0 else 1.0 / count
+                mean, var = count * f.blobs[0].data.astype(np.float64), count * f.blobs[1].data.astype(np.float64)
+                inv = 1.0 / np.sqrt(var + f.param.batch_norm_param.eps)
+                factor, shift = factor * inv, (shift - mean) * inv
+            else:
+                gamma = f.blobs[0].data.astype(np.float64).reshape(-1)
+                factor, shift = factor * gamma, shift * gamma
+                if len(f.blobs) > 1:
+                    shift = shift + f.blobs[1].data.astype(np.float64).reshape(-1)
+        w = (self.blobs[0].data * factor.reshape(-1, 1, 1, 1)).astype(np.float32)
+        bias = self.blobs[1].data.astype(np.float64) if self.bias_term else np.zeros(k)
+        b = (bias * factor + shift).astype(np.float32)
+        for x, t in zip(bottom, top):
+            out = t.data
+            for n in range(x.shape[0]):
+                self.algorithm.forward(x.data[n], w, b, out[n], slope)
+
+
+def _foldable(layer):
+    """A BatchNorm on stored statistics, or a Scale of one learned factor per channel."""
+    if layer.param.type == "BatchNorm":
+        return layer.use_global
+    p = layer.param.scale_param
+    return len(layer.blobs) >= 1 and layer.blobs[0].num_axes == 1 and p.axis in (1, -3)
 
 
 @register("Deconvolution")

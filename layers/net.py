@@ -285,11 +285,19 @@ class Net:
         it all again (4% of FCN-8s's forward pass). A pass that stops at the
         layer leaves its output as Caffe's would be, before the follower."""
         fusions = {}
-        for i, (layer, after) in enumerate(zip(self.layers, self.layers[1:])):
+        for i, layer in enumerate(self.layers):
             top = self.top_vecs[i]
-            if (len(top) == 1 and not layer.loss_weights[0] and self.bottom_vecs[i + 1] == top
-                    and self.top_vecs[i + 1] == top and not after.loss_weights[0] and layer.fuses_with(after)):
-                fusions[i] = i + 1
+            if len(top) != 1 or layer.loss_weights[0]:
+                continue
+            chain: list[int] = []
+            j = i + 1
+            while (j < len(self.layers) and self.bottom_vecs[j] == top and self.top_vecs[j] == top
+                   and not self.layers[j].loss_weights[0]
+                   and layer.fuses_with([self.layers[k] for k in chain] + [self.layers[j]])):
+                chain.append(j)
+                j += 1
+            if chain:
+                fusions[i] = chain
         return fusions
 
     def keep(self, *names: str) -> None:
@@ -352,12 +360,14 @@ class Net:
                 blob.freed = False
             for call in self.callbacks["before_forward"]:
                 call(i)
-            if i != folded:
-                follower = self.fusions.get(i)
+            if folded is None or i > folded:
+                chain = [j for j in self.fusions.get(i, []) if j <= last]
+                while chain and not layer.fuses_with([self.layers[j] for j in chain]):
+                    chain.pop()            # a pass ending inside the chain fuses what it runs
                 layer.reshape(bottom, top)
-                if follower is not None and follower <= last:
-                    folded = follower
-                    layer.forward_fused(bottom, top, self.layers[follower])
+                if chain:
+                    folded = chain[-1]
+                    layer.forward_fused(bottom, top, [self.layers[j] for j in chain])
                 else:
                     layer.forward(bottom, top)
             for call in self.callbacks["after_forward"]:

@@ -262,7 +262,7 @@ def test_relu_folded_into_the_convolution_before_it(slope):
       layer { name: "r2" type: "ReLU" bottom: "point" top: "point" relu_param { negative_slope: %s } }
     """.replace("%s", str(slope))
     net = net_from(text, "TEST", keep_blobs=True)
-    assert net.fusions == {1: 2, 3: 4}
+    assert net.fusions == {1: [2], 3: [4]}
     x = np.random.default_rng(4).standard_normal((1, 16, 9, 7))
     whole = net.forward(data=x)["point"].copy()
     wide = net.blobs["wide"].data.copy()
@@ -307,3 +307,47 @@ def test_test_net_lends_memory_without_overlap_or_growth():
         assert lean.loss == kept.loss
         sizes.append(sum(region[0].size for region in lean.arena.regions))
     assert sizes[3] <= sizes[2] and sizes[4] == sizes[2]
+
+
+def test_batchnorm_and_scale_fold_into_the_convolution_at_test_time():
+    """conv -> BatchNorm -> Scale -> ReLU, all in place, as ResNet writes
+    them: a TEST net on the fastest algorithms folds the three into the
+    convolution (one pass over memory), matching numpy's layer-by-layer
+    arithmetic; Caffe's engine and TRAIN nets keep them apart."""
+    from layers.options import Options
+    text = """
+      layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 6 dim: 5 } } }
+      layer { name: "c" type: "Convolution" bottom: "data" top: "c"
+              convolution_param { num_output: 4 kernel_size: 3 pad: 1 bias_term: false weight_filler { type: "gaussian" } } }
+      layer { name: "bn" type: "BatchNorm" bottom: "c" top: "c" batch_norm_param { use_global_stats: true } }
+      layer { name: "sc" type: "Scale" bottom: "c" top: "c" scale_param { bias_term: true } }
+      layer { name: "r" type: "ReLU" bottom: "c" top: "c" }
+    """
+    rng = np.random.default_rng(0)
+    nets = {}
+    for key, options in (("fastest", Options()), ("caffe", Options(convolution="im2col"))):
+        net = Net(parse_text(text, caffe_pb2.NetParameter()), "TEST", keep_blobs=True, options=options)
+        nets[key] = net
+    assert nets["fastest"].fusions == {1: [2, 3, 4]} and nets["caffe"].fusions == {}
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    mean, var, count = rng.standard_normal(4), rng.random(4) + 0.5, 2.0
+    gamma, beta = rng.standard_normal(4), rng.standard_normal(4)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    for net in nets.values():
+        net.params["c"][0].data[...] = w
+        bn = net.params["bn"]
+        bn[0].data[...], bn[1].data[...], bn[2].data[...] = mean * count, var * count, count
+        net.params["sc"][0].data[...], net.params["sc"][1].data[...] = gamma, beta
+        net.forward(data=x)
+    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    conv = np.zeros((2, 4, 6, 5))
+    for dy in range(3):
+        for dx in range(3):
+            conv += np.einsum("oc,nchw->nohw", w[:, :, dy, dx], padded[:, :, dy:dy + 6, dx:dx + 5])
+    shape = (1, 4, 1, 1)
+    expected = (conv - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + 1e-5) * gamma.reshape(shape)
+    expected = np.maximum(expected + beta.reshape(shape), 0)
+    for key, net in nets.items():
+        np.testing.assert_allclose(net.blobs["c"].data, expected, rtol=1e-4, atol=1e-5, err_msg=key)
+    train = Net(parse_text(text, caffe_pb2.NetParameter()), "TRAIN")
+    assert train.fusions == {}        # BatchNorm first: nothing that TRAIN may fold
