@@ -21,6 +21,7 @@ import numpy as np
 from common import sizes
 from common.atomic import atomic_path
 from common.errors import FCNError
+from common.layer_keys import in_order, split_key
 
 # Below this a dataset is read whatever it claims: nothing to gain by refusing.
 SMALL_BYTES = 1 << 20
@@ -100,17 +101,10 @@ def layer_blobs(path: str, group) -> dict:
         if isinstance(item, h5py.Group) and not len(item):
             found.setdefault(name, {})
         elif isinstance(item, h5py.Dataset):
-            layer, _, index = name.rpartition("/")
-            if not layer or not index.isdigit():
-                raise FCNError(f"{path}: {item.name} is not <layer>/<index>")
-            found.setdefault(layer, {})[int(index)] = item
+            layer, index = split_key(path, item.name.removeprefix(group.name + "/"))
+            found.setdefault(layer, {})[index] = item
     group.visititems(visit)
-    out = {}
-    for layer, blobs in found.items():
-        if sorted(blobs) != list(range(len(blobs))):
-            raise FCNError(f"{path}: {group.name}/{layer} has blobs {sorted(blobs)}, not 0..{len(blobs) - 1}")
-        out[layer] = [blobs[i] for i in range(len(blobs))]
-    return out
+    return in_order(path, found)
 
 
 def write_groups(path: str, groups) -> None:

@@ -9,29 +9,23 @@ import numpy as np
 from common import sizes
 from common.atomic import atomic_path
 from common.errors import FCNError, open_input
+from common.layer_keys import in_order, split_key
 
 
 def read_npz(path):
     """{layer: [arrays]} of an .npz of keys layer/i. Each member's size (in
     the zip directory and in its .npy header) is checked before it is read
     or inflated; nothing is unpickled."""
-    out = {}
+    found: dict[str, dict] = {}
     try:
         with open_input(path, "npz archive") as raw, zipfile.ZipFile(raw) as archive:
             for info in archive.infolist():
                 key = info.filename.removesuffix(".npy")
-                layer, _, index = key.rpartition("/")
-                if not layer or not index.isdigit():
-                    raise FCNError(f"{path}: key {key!r} is not layer/index")
-                out.setdefault(layer, []).append((int(index), _npy_member(path, archive, info, key)))
+                layer, index = split_key(path, key)
+                found.setdefault(layer, {})[index] = _npy_member(path, archive, info, key)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError) as err:
         raise FCNError(f"{path}: not a readable .npz of arrays ({err})") from None
-    for layer, items in out.items():
-        if sorted(i for i, _ in items) != list(range(len(items))):
-            raise FCNError(f"{path}: layer {layer!r} has blobs {sorted(i for i, _ in items)}, "
-                           f"not 0..{len(items) - 1}")
-        out[layer] = [a for _, a in sorted(items, key=lambda item: item[0])]
-    return out
+    return in_order(path, found)
 
 
 def _npy_member(path, archive, info, key):

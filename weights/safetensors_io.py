@@ -19,6 +19,7 @@ import numpy as np
 from common import sizes
 from common.atomic import atomic_path
 from common.errors import FCNError, open_input
+from common.layer_keys import in_order, split_key
 
 MAX_HEADER = 100 << 20
 DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
@@ -75,16 +76,9 @@ def read_safetensors(path: str) -> dict[str, list[np.ndarray]]:
             tensors, start = read_header(path, raw, len(raw))
             found: dict[str, dict[int, np.ndarray]] = {}
             for key, (dtype, shape, begin, _) in tensors.items():
-                layer, _, index = key.rpartition("/")
-                if not layer or not index.isdigit():
-                    raise FCNError(f"{path}: key {key!r} is not layer/index")
-                found.setdefault(layer, {})[int(index)] = _copy(raw, dtype, shape, start + begin)
-    out = {}
-    for layer, blobs in found.items():
-        if sorted(blobs) != list(range(len(blobs))):
-            raise FCNError(f"{path}: layer {layer!r} has blobs {sorted(blobs)}, not 0..{len(blobs) - 1}")
-        out[layer] = [blobs[i] for i in range(len(blobs))]
-    return out
+                layer, index = split_key(path, key)
+                found.setdefault(layer, {})[index] = _copy(raw, dtype, shape, start + begin)
+    return in_order(path, found)
 
 
 def _copy(raw, dtype, shape, offset):
