@@ -1,9 +1,10 @@
 """The interface every convolution algorithm implements, and the choice
 among them, made once when a layer is set up.
 
-An algorithm computes, for one image, the three passes of a convolution
-in its own terms: an image (C, H, W), K kernels as weights (K, C/group,
-kh, kw), an output (K, oh, ow). Convolution's forward is `forward`;
+An algorithm computes the three passes of a convolution in its own terms:
+images (N, C, H, W) for the forward pass (so that it can share work across
+a batch), one image (C, H, W) for the other two; K kernels as weights (K,
+C/group, kh, kw); outputs (N, K, oh, ow) or (K, oh, ow). Convolution's forward is `forward`;
 Deconvolution's forward is `backward_data` with its roles swapped (the
 layer, not the algorithm, knows that). A new algorithm is a new module
 with a subclass of ConvAlgorithm and a line in `choose`.
@@ -24,9 +25,10 @@ class ConvAlgorithm:
         self.options = options
         self.workers = options.workers
 
-    def forward(self, image, weights, bias, out, relu_slope=None) -> None:
-        """out = the convolution of image with weights, + bias (K,) unless
-        None, through Caffe's ReLU of that negative slope unless None."""
+    def forward(self, images, weights, bias, out, relu_slope=None, scale=None) -> None:
+        """out = the convolution of each image with weights, times scale (K,)
+        unless None, + bias (K,) unless None, through Caffe's ReLU of that
+        negative slope unless None."""
         raise NotImplementedError
 
     def backward_data(self, out_diff, weights, image_diff) -> None:

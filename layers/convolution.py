@@ -85,12 +85,12 @@ class _ConvBase(Layer):
         bias = self.blobs[1].data if self.bias_term else None
         for b, t in zip(bottom, top):
             out = t.data
+            if not self.transposed:
+                self.algorithm.forward(b.data, w, bias, out, relu_slope)
+                continue
             for n in range(b.shape[0]):
-                if self.transposed:
-                    self.algorithm.backward_data(b.data[n], w, out[n])
-                else:
-                    self.algorithm.forward(b.data[n], w, bias, out[n], relu_slope)
-            if self.transposed and bias is not None:
+                self.algorithm.backward_data(b.data[n], w, out[n])
+            if bias is not None:
                 out += bias.reshape(1, -1, 1, 1)
 
     def backward(self, top, propagate_down, bottom):
@@ -107,11 +107,11 @@ class _ConvBase(Layer):
                     self.algorithm.weight_gradient(image, out, wd)
             if down:
                 bd = b.diff
+                if self.transposed:
+                    self.algorithm.forward(diff, w, None, bd)
+                    continue
                 for n in range(b.shape[0]):
-                    if self.transposed:
-                        self.algorithm.forward(diff[n], w, None, bd[n])
-                    else:
-                        self.algorithm.backward_data(diff[n], w, bd[n])
+                    self.algorithm.backward_data(diff[n], w, bd[n])
 
 
 @register("Convolution")
@@ -136,8 +136,10 @@ class Convolution(_ConvBase):
 
     def forward_fused(self, bottom, top, followers):
         """The followers applied while the output is made: BatchNorm and
-        Scale as a per-channel affine map folded into the weights and bias,
-        then the ReLU on each band while it is still in cache."""
+        Scale as a per-channel affine map (factor, shift) applied with the
+        bias to each band of the product while it is still in cache, then
+        the ReLU. The weights stay as they are: nothing is cached, so a
+        change to any of the blobs shows in the next pass, as in Caffe."""
         slope = None
         folds = [f for f in followers if f.param.type != "ReLU"]
         if followers[-1].param.type == "ReLU":
@@ -159,13 +161,10 @@ class Convolution(_ConvBase):
                 factor, shift = factor * gamma, shift * gamma
                 if len(f.blobs) > 1:
                     shift = shift + f.blobs[1].data.astype(np.float64).reshape(-1)
-        w = (self.blobs[0].data * factor.reshape(-1, 1, 1, 1)).astype(np.float32)
         bias = self.blobs[1].data.astype(np.float64) if self.bias_term else np.zeros(k)
         b = (bias * factor + shift).astype(np.float32)
         for x, t in zip(bottom, top):
-            out = t.data
-            for n in range(x.shape[0]):
-                self.algorithm.forward(x.data[n], w, b, out[n], slope)
+            self.algorithm.forward(x.data, self.blobs[0].data, b, t.data, slope, factor.astype(np.float32))
 
 
 def _foldable(layer):

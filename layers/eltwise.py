@@ -1,10 +1,22 @@
 """Eltwise: SUM (with coefficients), PROD and MAX of same-shaped bottoms."""
+import numba
 import numpy as np
 
 from layers.base import Layer, register
+from layers.kernels import relu, relu_forward
 from netspec import caffe_pb2
 
 EP = caffe_pb2.EltwiseParameter
+
+
+@numba.njit(nogil=True, cache=True)
+def sum_relu(a, b, ca, cb, slope, out, lo, hi):
+    """out = relu(ca * a + cb * b) over [lo, hi): a residual block's sum
+    and the ReLU after it in one pass over memory. With coefficients of 1
+    the products are exact, so the sum is the unfused layer's."""
+    a, b, out = a[lo:hi], b[lo:hi], out[lo:hi]
+    for i in range(out.size):
+        out[i] = relu(a[i] * ca + b[i] * cb, slope)
 
 
 @register("Eltwise")
@@ -24,6 +36,20 @@ class Eltwise(Layer):
         if any(b.shape != bottom[0].shape for b in bottom):
             raise self.error(f"bottoms must have one shape: {self.shapes_text(bottom)}")
         top[0].reshape(bottom[0].shape)
+
+    def fuses_with(self, followers):
+        """An in-place ReLU after it (a ResNet's block ends in one)."""
+        return len(followers) == 1 and followers[0].param.type == "ReLU"
+
+    def forward_fused(self, bottom, top, followers):
+        slope = np.float32(followers[0].param.relu_param.negative_slope)
+        out = top[0].data.reshape(-1)
+        if self.op == EP.SUM and len(bottom) == 2:
+            a, b = (np.ascontiguousarray(x.data).reshape(-1) for x in bottom)
+            self.workers.in_slices(sum_relu, out.size, a, b, self.coeff[0], self.coeff[1], slope, out)
+            return
+        self.forward(bottom, top)
+        self.workers.in_slices(relu_forward, out.size, out, slope, out)
 
     def forward(self, bottom, top):
         out = top[0].data

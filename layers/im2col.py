@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from layers.conv_algorithm import ConvAlgorithm
-from layers.kernels import relu_in_place
+from layers.kernels import finish_rows
 
 
 @numba.njit(nogil=True, cache=True)
@@ -87,6 +87,9 @@ class Workspace(threading.local):
 
 
 WORKSPACE = Workspace()
+# A second buffer per thread: the product of several images' GEMM before
+# it is spread into their outputs.
+PRODUCTS = Workspace()
 
 
 def accumulate_gemm(a, b, c, budget):
@@ -98,20 +101,46 @@ def accumulate_gemm(a, b, c, budget):
         c[:, k0:k0 + step] += a @ b[:, k0:k0 + step]
 
 
+class Epilogue:
+    """What follows a convolution's GEMM on each block of its product:
+    out = product * scale + bias, then ReLU, per output channel (rows)."""
+
+    def __init__(self, kernels, bias, scale, relu_slope, group):
+        self.needed = bias is not None or scale is not None or relu_slope is not None
+        self.scale = (np.ones(kernels, np.float32) if scale is None else scale).reshape(group, -1)
+        self.shift = (np.zeros(kernels, np.float32) if bias is None else bias).reshape(group, -1)
+        self.rectify, self.slope = relu_slope is not None, np.float32(relu_slope or 0)
+
+    def apply(self, block, out, k, a, b):
+        """out = block through the epilogue, for rows [a, b) of group k."""
+        if self.needed:
+            finish_rows(block, self.scale[k][a:b], self.shift[k][a:b], self.rectify, self.slope, out)
+        elif out is not block:
+            out[...] = block
+
+
 class Im2colGemm(ConvAlgorithm):
     """out (K, oh*ow) = W (K, C*kh*kw) @ col, through bands of output rows
     whose col matrix fits the options' budget (conv1_2 of FCN at 500x500
     would need a col of 1.1 GB whole)."""
     name = "im2col + GEMM"
 
-    def bands(self, channels, out_hw, weights):
-        """Bands [y0, y1) of output rows whose col matrix fits the budget:
-        more for a layer with many weights (up to 4x), since each band
-        streams them all from memory again (fc6 has 103M)."""
-        g, (oh, ow) = self.geometry, out_hw
+    def col_floats(self, weights):
+        """Floats of col matrix one pass may hold: the options' budget, more
+        for a layer with many weights (up to 4x), since each pass streams
+        them all from memory again (fc6 has 103M)."""
         limit = self.options.col_budget
-        budget = min(max(limit, weights), 4 * limit)
-        return self.workers.even_split(oh, budget // max(1, channels * g.kh * g.kw * ow))
+        return min(max(limit, weights), 4 * limit)
+
+    def bands(self, channels, out_hw, weights):
+        """Bands [y0, y1) of output rows whose col matrix fits the budget."""
+        g, (oh, ow) = self.geometry, out_hw
+        return self.workers.even_split(oh, self.col_floats(weights) // max(1, channels * g.kh * g.kw * ow))
+
+    def fill_col(self, image, ow, y0, y1, rows, col):
+        """Rows [rows[0], rows[1]) of the col matrix of output rows [y0, y1)."""
+        g = self.geometry
+        im2col(image, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1, rows[0], rows[1], col)
 
     def col_band(self, image, ow, y0, y1, parallel_rows=False):
         """The col matrix of output rows [y0, y1) of one (C, H, W) image, in
@@ -119,13 +148,10 @@ class Im2colGemm(ConvAlgorithm):
         g = self.geometry
         rows = image.shape[0] * g.kh * g.kw
         col = WORKSPACE.get(rows, (y1 - y0) * ow)
-
-        def fill(span):
-            im2col(image, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1, span[0], span[1], col)
         if parallel_rows:
-            self.workers.parallel(fill, self.workers.split(rows))
+            self.workers.parallel(lambda span: self.fill_col(image, ow, y0, y1, span, col), self.workers.split(rows))
         else:
-            fill((0, rows))
+            self.fill_col(image, ow, y0, y1, (0, rows), col)
         return col
 
     def slices(self, rows):
@@ -133,40 +159,65 @@ class Im2colGemm(ConvAlgorithm):
         parts = -(-self.workers.count // self.group)
         return [(k, a, b) for k in range(self.group) for a, b in self.workers.split(rows, parts)]
 
-    def forward(self, image, weights, bias, out, relu_slope=None):
-        """Many bands: one band per worker. Few (small or pointwise layers):
-        each worker takes a slice of the output channels, so fc6's 411 MB
-        of weights stream once. Bias and ReLU while the band is in cache."""
+    def forward(self, images, weights, bias, out, relu_slope=None, scale=None):
+        """Large maps, many bands: image by image, one band per worker.
+        Small maps: as many images as the budget allows side by side in one
+        col matrix (a ResNet's 7x7 maps make GEMMs 49 columns wide, and
+        stream the weights once per image), each worker a slice of the
+        output channels. Scale, bias and ReLU while the product is in cache."""
         w = weights.reshape(self.group, weights.shape[0] // self.group, -1)
+        n, _, oh, ow = out.shape
+        epilogue = Epilogue(weights.shape[0], bias, scale, relu_slope, self.group)
+        band_list = self.bands(images.shape[1], (oh, ow), w.size)
+        if len(band_list) >= self.workers.count:
+            for i in range(n):
+                self.forward_bands(images[i], w, out[i], band_list, epilogue)
+            return
+        g = self.geometry
+        rows, per_image = images.shape[1] * g.kh * g.kw, oh * ow
+        most = max(1, self.col_floats(w.size) // max(1, rows * per_image))
+        for i0, i1 in self.workers.split(n, -(-n // most)):
+            self.forward_images(images[i0:i1], w, out[i0:i1], epilogue)
+
+    def forward_bands(self, image, w, out, band_list, epilogue):
         oh, ow = out.shape[1:]
         out3 = out.reshape(self.group, -1, oh * ow)
-        bias2 = None if bias is None else bias.reshape(self.group, -1, 1)
-        band_list = self.bands(image.shape[0], (oh, ow), w.size)
 
-        def finish(block, block_bias):
-            if block_bias is not None:
-                block += block_bias
-            if relu_slope is not None:
-                relu_in_place(block, np.float32(relu_slope))
-        if len(band_list) >= self.workers.count:
-            def band_work(band):
-                y0, y1 = band
-                col3 = self.col_band(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
-                for k in range(self.group):
-                    block = out3[k][:, y0 * ow:y1 * ow]
-                    np.matmul(w[k], col3[k], out=block)
-                    finish(block, None if bias2 is None else bias2[k])
-            self.workers.parallel(band_work, band_list)
-            return
-        for y0, y1 in band_list:
-            col3 = self.col_band(image, ow, y0, y1, parallel_rows=True).reshape(self.group, -1, (y1 - y0) * ow)
+        def band_work(band):
+            y0, y1 = band
+            col3 = self.col_band(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
+            for k in range(self.group):
+                block = out3[k][:, y0 * ow:y1 * ow]
+                np.matmul(w[k], col3[k], out=block)
+                epilogue.apply(block, block, k, 0, block.shape[0])
+        self.workers.parallel(band_work, band_list)
 
-            def channel_work(s):
-                k, a, b = s
-                block = out3[k][a:b, y0 * ow:y1 * ow]
-                np.matmul(w[k][a:b], col3[k], out=block)
-                finish(block, None if bias2 is None else bias2[k][a:b])
-            self.workers.parallel(channel_work, self.slices(w.shape[1]))
+    def forward_images(self, images, w, out, epilogue):
+        """Every output row of `images` at once: one col matrix of (rows,
+        images x pixels), one GEMM per slice of output channels."""
+        m, (oh, ow) = images.shape[0], out.shape[2:]
+        per_image = oh * ow
+        if m == 1:
+            col = self.col_band(images[0], ow, 0, oh, parallel_rows=True)
+            product = out[0].reshape(-1, per_image)
+        else:
+            rows = images.shape[1] * self.geometry.kh * self.geometry.kw
+            col = WORKSPACE.get(rows, m * per_image)
+            spans = [(j, span) for j in range(m) for span in self.workers.split(rows)]
+            self.workers.parallel(lambda item: self.fill_col(
+                images[item[0]], ow, 0, oh, item[1], col[:, item[0] * per_image:(item[0] + 1) * per_image]), spans)
+            product = PRODUCTS.get(out.shape[1], m * per_image)
+        col3 = col.reshape(self.group, -1, m * per_image)
+        product3 = product.reshape(self.group, -1, m * per_image)
+        outs = [out[j].reshape(self.group, -1, per_image) for j in range(m)]
+
+        def channel_work(s):
+            k, a, b = s
+            block = product3[k][a:b]
+            np.matmul(w[k][a:b], col3[k], out=block)
+            for j in range(m):
+                epilogue.apply(block[:, j * per_image:(j + 1) * per_image], outs[j][k][a:b], k, a, b)
+        self.workers.parallel(channel_work, self.slices(w.shape[1]))
 
     def backward_data(self, out_diff, weights, image_diff):
         """image_diff = col2im(W^T @ out_diff), band by band; each worker

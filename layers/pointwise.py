@@ -14,6 +14,10 @@ class PointwiseGemm(Im2colGemm):
     def col_band(self, image, ow, y0, y1, parallel_rows=False):
         return image.reshape(image.shape[0], -1)[:, y0 * ow:y1 * ow]
 
+    def fill_col(self, image, ow, y0, y1, rows, col):
+        """Several images side by side: their pixels copied into one matrix."""
+        col[rows[0]:rows[1]] = image.reshape(image.shape[0], -1)[rows[0]:rows[1], y0 * ow:y1 * ow]
+
     def backward_data(self, out_diff, weights, image_diff):
         """image_diff = W^T @ out_diff; each worker a slice of the channels."""
         w = weights.reshape(self.group, weights.shape[0] // self.group, -1)

@@ -52,6 +52,34 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, out, mask, lo, hi):
 
 
 @numba.njit(nogil=True, cache=True)
+def max_pool_values(x, kh, kw, sh, sw, ph, pw, out, lo, hi):
+    """max_pool without the argmax (a TEST pass): each window's rows first
+    reduced to one row of column maxima, then each window read along that
+    row (kh + kw reads per output instead of kh * kw; pool1 of a ResNet
+    is 3x3). The same comparisons, so the same values, NaN ignored alike."""
+    n, c, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    row = np.empty(w, np.float32)
+    for nc in range(lo, hi):
+        i, j = nc // c, nc % c
+        plane = x[i, j]
+        for y in range(oh):
+            y0 = max(y * sh - ph, 0)
+            y1 = min(y * sh - ph + kh, h)
+            row[:] = -np.inf
+            for yy in range(y0, y1):
+                for xx in range(w):
+                    if plane[yy, xx] > row[xx]:
+                        row[xx] = plane[yy, xx]
+            for xo in range(ow):
+                best = -np.inf
+                for xx in range(max(xo * sw - pw, 0), min(xo * sw - pw + kw, w)):
+                    if row[xx] > best:
+                        best = row[xx]
+                out[i, j, y, xo] = best
+
+
+@numba.njit(nogil=True, cache=True)
 def max_pool_2x2(x, out, mask, lo, hi):
     """max_pool for FCN's kernel 2, stride 2, no pad: full windows read
     straight (six times faster than the general loop), the last row and
@@ -167,6 +195,8 @@ class Pooling(Layer):
             return
         if args == (2, 2, 2, 2, 0, 0):
             self.workers.in_slices(max_pool_2x2, planes, x, top[0].data, self.mask)
+        elif self.mask.size == 0:
+            self.workers.in_slices(max_pool_values, planes, x, *args, top[0].data)
         else:
             self.workers.in_slices(max_pool, planes, x, *args, top[0].data, self.mask)
         if len(top) == 2:

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from layers.conv_algorithm import ConvAlgorithm
-from layers.im2col import WORKSPACE
+from layers.im2col import WORKSPACE, Im2colGemm
 from layers.kernels import relu
 
 
@@ -105,14 +105,14 @@ def finish(v, rectify, slope):
 
 
 @numba.njit(nogil=True, cache=True)
-def transform_output(m, bias, rectify, slope, ty0, ty1, tx0, tx1, out):
-    """The 2x2 output tiles (A^T M A, plus bias, through relu if
-    `rectify`) of the band from its products m[e, k, tile]; an odd last row
-    or column is left out."""
+def transform_output(m, scale, bias, rectify, slope, ty0, ty1, tx0, tx1, out):
+    """The 2x2 output tiles (A^T M A, times scale, plus bias, through relu
+    if `rectify`) of the band from its products m[e, k, tile]; an odd last
+    row or column is left out."""
     channels, height, width = out.shape
     per_row = tx1 - tx0
     for k in range(channels):
-        b = bias[k]
+        a, b = scale[k], bias[k]
         for ty in range(ty0, ty1):
             y = 2 * ty
             base = (ty - ty0) * per_row
@@ -123,17 +123,17 @@ def transform_output(m, bias, rectify, slope, ty0, ty1, tx0, tx1, out):
                 s1 = m[1, k, t] + m[5, k, t] + m[9, k, t]
                 s2 = m[2, k, t] + m[6, k, t] + m[10, k, t]
                 s3 = m[3, k, t] + m[7, k, t] + m[11, k, t]
-                out[k, y, x] = finish(s0 + s1 + s2 + b, rectify, slope)
+                out[k, y, x] = finish((s0 + s1 + s2) * a + b, rectify, slope)
                 if x + 1 < width:
-                    out[k, y, x + 1] = finish(s1 - s2 - s3 + b, rectify, slope)
+                    out[k, y, x + 1] = finish((s1 - s2 - s3) * a + b, rectify, slope)
                 if y + 1 < height:
                     s0 = m[4, k, t] - m[8, k, t] - m[12, k, t]
                     s1 = m[5, k, t] - m[9, k, t] - m[13, k, t]
                     s2 = m[6, k, t] - m[10, k, t] - m[14, k, t]
                     s3 = m[7, k, t] - m[11, k, t] - m[15, k, t]
-                    out[k, y + 1, x] = finish(s0 + s1 + s2 + b, rectify, slope)
+                    out[k, y + 1, x] = finish((s0 + s1 + s2) * a + b, rectify, slope)
                     if x + 1 < width:
-                        out[k, y + 1, x + 1] = finish(s1 - s2 - s3 + b, rectify, slope)
+                        out[k, y + 1, x + 1] = finish((s1 - s2 - s3) * a + b, rectify, slope)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -216,18 +216,34 @@ class Winograd(ConvAlgorithm):
     the workspace never grows past it)."""
     name = "Winograd F(2x2, 3x3)"
 
-    def forward(self, image, weights, bias, out, relu_slope=None):
+    def __init__(self, geometry, group, channels, kernels, options):
+        super().__init__(geometry, group, channels, kernels, options)
+        # Small maps have too few tiles to repay transforming the kernels
+        # (16 floats for each 9): they run on im2col + GEMM instead.
+        self.small_maps = Im2colGemm(geometry, group, channels, kernels, options)
+
+    def forward(self, images, weights, bias, out, relu_slope=None, scale=None):
+        """Each group's kernels transformed once for the whole batch."""
+        n, k, oh, ow = out.shape
+        if -(-oh // 2) * -(-ow // 2) < self.options.winograd_least_tiles:
+            self.small_maps.forward(images, weights, bias, out, relu_slope, scale)
+            return
         ph, pw = self.geometry.ph, self.geometry.pw
+        bias = np.zeros(k, np.float32) if bias is None else bias
+        scale = np.ones(k, np.float32) if scale is None else scale
         for i, o in self.group_slices():
-            self.convolve(image[i], weights[o], None if bias is None else bias[o], (ph, pw), out[o],
-                          relu_slope=relu_slope)
+            u = self.transformed(weights[o], False)
+            for j in range(n):
+                self.convolve(images[j][i], u, scale[o], bias[o], (ph, pw), out[j][o], relu_slope)
 
     def backward_data(self, out_diff, weights, image_diff):
         """The convolution of out_diff with the kernels turned around, padded
         so that it comes back to the image's size."""
         ph, pw = self.geometry.ph, self.geometry.pw
         for i, o in self.group_slices():
-            self.convolve(out_diff[o], weights[o], None, (2 - ph, 2 - pw), image_diff[i], transposed=True)
+            c = image_diff[i].shape[0]
+            self.convolve(out_diff[o], self.transformed(weights[o], True), np.ones(c, np.float32),
+                          np.zeros(c, np.float32), (2 - ph, 2 - pw), image_diff[i])
 
     def weight_gradient(self, image, out_diff, weight_diff):
         """Summed over tiles in the transformed space, then carried back to the kernels."""
@@ -245,16 +261,22 @@ class Winograd(ConvAlgorithm):
             return [(y0, y1, 0, tiles_w) for y0, y1 in split(tiles_h, most // tiles_w, self.workers.count)]
         return [(y, y + 1, x0, x1) for y in range(tiles_h) for x0, x1 in split(tiles_w, most)]
 
-    def convolve(self, image, weights, bias, pad, out, transposed=False, relu_slope=None):
-        """out (K, oh, ow) = the 3x3 stride-1 convolution of image (C, h, w) with
-        weights (K, C, 3, 3) and pad (ph, pw), plus bias (K,) or None, through
-        a ReLU of that negative slope unless None. With `transposed`, weights
-        are (C, K, 3, 3) and the convolution is the transpose of theirs
-        (backward-data of a convolution, or deconvolution)."""
-        channels, k = image.shape[0], out.shape[0]
+    def transformed(self, weights, transposed):
+        """U = G g G^T of every kernel, (16, K, C) for weights (K, C, 3, 3);
+        with `transposed`, for weights (C, K, 3, 3) turned around, whose
+        convolution is the transpose of theirs (backward-data of a
+        convolution, or deconvolution)."""
+        k, channels = (weights.shape[1], weights.shape[0]) if transposed else weights.shape[:2]
         u = np.empty((16, plane_stride(k * channels)), np.float32)[:, :k * channels].reshape(16, k, channels)
         self.workers.in_slices(transform_weights, k, weights, transposed, u)
-        bias = np.zeros(k, np.float32) if bias is None else bias
+        return u
+
+    def convolve(self, image, u, scale, bias, pad, out, relu_slope=None):
+        """out (K, oh, ow) = the 3x3 stride-1 convolution of image (C, h, w)
+        with the transformed kernels u (16, K, C) and pad (ph, pw), times
+        scale (K,), plus bias (K,), through a ReLU of that negative slope
+        unless None."""
+        channels, k = image.shape[0], out.shape[0]
         rectify, slope = relu_slope is not None, np.float32(relu_slope or 0)
         tiles_h, tiles_w = -(-out.shape[1] // 2), -(-out.shape[2] // 2)
 
@@ -263,7 +285,7 @@ class Winograd(ConvAlgorithm):
             v, m = band_planes(band, channels, k)
             transform_input(image, pad[0], pad[1], ty0, ty1, tx0, tx1, v)
             np.matmul(u, v, out=m)
-            transform_output(m, bias, rectify, slope, ty0, ty1, tx0, tx1, out)
+            transform_output(m, scale, bias, rectify, slope, ty0, ty1, tx0, tx1, out)
         self.workers.parallel(band_work, self.tile_bands(tiles_h, tiles_w, 16 * (channels + k)))
 
     def kernel_gradient(self, image, out_diff, pad, wd):

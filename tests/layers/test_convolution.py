@@ -18,7 +18,8 @@ def options(request):
     sums across)."""
     algorithm, bands = request.param.split(", ")
     budgets = dict(col_budget=1, tile_budget=1) if bands != "one band" else {}
-    return Options(convolution=algorithm, **budgets)
+    # Winograd even on these small maps (a layer would give them to im2col).
+    return Options(convolution=algorithm, winograd_least_tiles=0, **budgets)
 
 
 def naive_conv(x, w, b, stride, pad, dilation, group):
@@ -147,7 +148,7 @@ def test_every_backend_on_every_case_it_can_run(name, spec, stride, pad, dilatio
     text = (f'type: "Convolution" convolution_param {{ num_output: {nout} {spec} '
             'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }')
     def force(layer):
-        layer.algorithm = BACKENDS[name](layer.geometry, group, shape[1], nout, layer.options)
+        layer.algorithm = BACKENDS[name](layer.geometry, group, shape[1], nout, layer.options.but(winograd_least_tiles=0))
     layer, bottom, top = make_layer(text, [x], configure=force)
     layer.forward(bottom, top)
     w, b = layer.blobs[0].data, layer.blobs[1].data
@@ -197,3 +198,52 @@ def test_too_small_input_names_layer_and_shape():
     x = np.zeros((1, 1, 2, 2), np.float32)
     with pytest.raises(FCNError, match=r"'c'.*\[1, 1, 2, 2\].*too small"):
         make_layer('name: "c" type: "Convolution" convolution_param { num_output: 1 kernel_size: 5 }', [x])
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+@pytest.mark.parametrize("budget", ["one image a pass", "two images a pass", "all images"])
+def test_a_batch_through_each_backend_with_scale_bias_and_relu(name, budget):
+    """The forward pass takes the whole batch: small maps go several images
+    to one GEMM (as many as the col budget holds), then the epilogue scales,
+    shifts and rectifies each output channel, as a folded BatchNorm, Scale
+    and ReLU would. Against numpy in float64."""
+    from layers.convolution import ConvGeometry
+    spec = "kernel_size: 1" if name == "1x1 GEMM" else "kernel_size: 3 pad: 1"
+    probe, _, _ = make_layer(f'type: "Convolution" convolution_param {{ num_output: 20 {spec} }}',
+                             [np.zeros((1, 18, 5, 6), np.float32)])
+    geometry = probe.geometry
+    assert isinstance(geometry, ConvGeometry)
+    rows = 18 * geometry.kh * geometry.kw * 30
+    col_budget = {"one image a pass": rows, "two images a pass": 2 * rows, "all images": 100 * rows}[budget]
+    options = Options(col_budget=col_budget, winograd_least_tiles=0)
+    algorithm = BACKENDS[name](geometry, 1, 18, 20, options)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 18, 5, 6)).astype(np.float32)
+    w = rng.standard_normal((20, 18, geometry.kh, geometry.kw)).astype(np.float32)
+    bias, scale = rng.standard_normal(20).astype(np.float32), rng.uniform(-2, 2, 20).astype(np.float32)
+    out = np.full((5, 20, 5, 6), np.nan, np.float32)
+    algorithm.forward(x, w, bias, out, 0.1, scale)
+    pad = (0, 0) if name == "1x1 GEMM" else (1, 1)
+    expected = naive_conv(x, w, None, (1, 1), pad, (1, 1), 1) * scale.reshape(1, -1, 1, 1) + bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(out, np.where(expected > 0, expected, 0.1 * expected), rtol=1e-4, atol=1e-4)
+
+
+def test_small_maps_leave_winograd_for_im2col_with_the_same_results():
+    """A 3x3 layer on a map of fewer 2x2 tiles than the options' least (a
+    ResNet's 7x7 maps) runs im2col + GEMM; on a larger one, Winograd. Both
+    against numpy."""
+    rng = np.random.default_rng(9)
+    text = ('type: "Convolution" convolution_param { num_output: 16 kernel_size: 3 pad: 1 '
+            'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }')
+    for side, least, expect in ((7, 64, "small_maps"), (7, 4, "winograd"), (20, 64, "winograd")):
+        x = rng.standard_normal((2, 16, side, side)).astype(np.float32)
+        layer, bottom, top = make_layer(text, [x], options=Options(winograd_least_tiles=least))
+        assert isinstance(layer.algorithm, Winograd)
+        used = []
+        small = layer.algorithm.small_maps
+        original = small.forward
+        small.forward = lambda *a: (used.append("small_maps"), original(*a))
+        layer.forward(bottom, top)
+        assert used == ([expect] if expect == "small_maps" else [])
+        w, b = layer.blobs[0].data, layer.blobs[1].data
+        np.testing.assert_allclose(top[0].data, naive_conv(x, w, b, (1, 1), (1, 1), (1, 1), 1), rtol=1e-4, atol=1e-4)

@@ -349,5 +349,40 @@ def test_batchnorm_and_scale_fold_into_the_convolution_at_test_time():
     expected = np.maximum(expected + beta.reshape(shape), 0)
     for key, net in nets.items():
         np.testing.assert_allclose(net.blobs["c"].data, expected, rtol=1e-4, atol=1e-5, err_msg=key)
+    # Nothing is cached from one pass to the next: statistics and weights
+    # changed in place show in the next pass, as in Caffe.
+    net = nets["fastest"]
+    net.params["bn"][0].data[...] += count                  # every mean up by 1
+    net.params["c"][0].data[...] *= 2
+    net.forward(data=x)
+    shifted = (2 * conv - mean.reshape(shape) - 1) / np.sqrt(var.reshape(shape) + 1e-5) * gamma.reshape(shape)
+    np.testing.assert_allclose(net.blobs["c"].data, np.maximum(shifted + beta.reshape(shape), 0), rtol=1e-4, atol=1e-5)
     train = Net(parse_text(text, caffe_pb2.NetParameter()), "TRAIN")
     assert train.fusions == {}        # BatchNorm first: nothing that TRAIN may fold
+
+
+@pytest.mark.parametrize("coeff", ["", "coeff: 0.5 coeff: -2"])
+def test_residual_sum_and_its_relu_in_one_pass(coeff):
+    """Eltwise SUM and the in-place ReLU after it (a ResNet block's end) run
+    as one pass, equal to numpy's sum then ReLU; a pass stopping at the
+    Eltwise leaves the sum before its ReLU. PROD fuses as well."""
+    text = """
+      layer { name: "a" type: "Input" top: "a" input_param { shape { dim: 2 dim: 3 dim: 50 dim: 41 } } }
+      layer { name: "b" type: "Input" top: "b" input_param { shape { dim: 2 dim: 3 dim: 50 dim: 41 } } }
+      layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" top: "sum" eltwise_param { COEFF } }
+      layer { name: "r" type: "ReLU" bottom: "sum" top: "sum" relu_param { negative_slope: 0.25 } }
+      layer { name: "prod" type: "Eltwise" bottom: "a" bottom: "b" top: "prod" eltwise_param { operation: PROD } }
+      layer { name: "r2" type: "ReLU" bottom: "prod" top: "prod" }
+    """.replace("COEFF", coeff)
+    net = net_from(text, "TEST", keep_blobs=True)
+    named = {net.layer_names[i]: [net.layer_names[j] for j in chain] for i, chain in net.fusions.items()}
+    assert named == {"sum": ["r"], "prod": ["r2"]}
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((2, 3, 50, 41)).astype(np.float32) for _ in range(2))
+    c = (np.float32(0.5), np.float32(-2)) if coeff else (np.float32(1), np.float32(1))
+    out = net.forward(a=a, b=b)
+    total = a * c[0] + b * c[1]
+    np.testing.assert_array_equal(out["sum"], np.where(total > 0, total, total * np.float32(0.25)))
+    np.testing.assert_array_equal(out["prod"], np.maximum(a * b, 0))
+    net.forward(a=a, b=b, end="sum")
+    np.testing.assert_array_equal(net.blobs["sum"].data, total)

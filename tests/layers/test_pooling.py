@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from layers.pooling import max_pool, max_pool_2x2, pooled_size
+from layers.pooling import max_pool, max_pool_2x2, max_pool_values, pooled_size
 from tests.layers.gradcheck import check_gradient, distinct, run_forward
 
 
@@ -104,3 +104,20 @@ def test_2x2_path_matches_the_general_one_ties_included(shape):
     np.testing.assert_array_equal(outputs[1][0], outputs[0][0])
     np.testing.assert_array_equal(outputs[1][1], outputs[0][1])
     assert not np.isnan(outputs[1][0]).any() and (outputs[1][1] >= 0).all()
+
+
+@pytest.mark.parametrize("k,s,p,shape", CASES + [(3, 2, 0, (1, 3, 11, 12))])
+def test_values_only_path_matches_naive_with_nan_and_infinities(k, s, p, shape):
+    """A TEST pass keeps no argmax and reduces rows first; NaN never wins a
+    comparison there either (as in Caffe), and -inf windows stay -inf."""
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[::7] = np.nan
+    x.reshape(-1)[3::11] = -np.inf
+    out = np.full(shape[:2] + tuple(pooled_size(d, k, s, p) for d in shape[2:]), 7, np.float32)
+    planes = shape[0] * shape[1]
+    max_pool_values(x, k, k, s, s, p, p, out, 0, planes)
+    expected = np.full(out.shape, 7, np.float32)
+    max_pool(x, k, k, s, s, p, p, expected, np.zeros(0, np.int32).reshape(0, 0, 0, 0), 0, planes)
+    np.testing.assert_array_equal(out, expected)
+    assert not np.isnan(out).any()
+    np.testing.assert_array_equal(out, naive_pool(np.where(np.isnan(x), -np.inf, x), k, s, p, "MAX"))

@@ -52,9 +52,10 @@ def test_matches_direct_convolution(budget, channels, kernels, height, width, pa
     image = rng.standard_normal((channels, height, width)).astype(np.float32)
     weights = rng.standard_normal((kernels, channels, 3, 3)).astype(np.float32)
     bias = rng.standard_normal(kernels).astype(np.float32)
-    expected = direct(image, weights, pad) + bias[:, None, None]
+    scale = rng.uniform(0.5, 2, kernels).astype(np.float32)
+    expected = direct(image, weights, pad) * scale[:, None, None] + bias[:, None, None]
     out = np.full(expected.shape, np.nan, np.float32)
-    budget.convolve(image, weights, bias, pad, out)
+    budget.convolve(image, budget.transformed(weights, False), scale, bias, pad, out)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -67,7 +68,8 @@ def test_transposed_is_the_adjoint(budget, pad):
     weights = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     y = rng.standard_normal(direct(x, weights, pad).shape).astype(np.float32)
     back = np.full(x.shape, np.nan, np.float32)
-    budget.convolve(y, weights, None, (2 - pad[0], 2 - pad[1]), back, transposed=True)
+    budget.convolve(y, budget.transformed(weights, True), np.ones(3, np.float32), np.zeros(3, np.float32),
+                    (2 - pad[0], 2 - pad[1]), back)
     np.testing.assert_allclose((direct(x, weights, pad) * y).sum(), (x.astype(np.float64) * back).sum(), rtol=1e-5)
 
 
