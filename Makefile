@@ -56,8 +56,10 @@ unpool-compare: install
 	$(FCN) recipe voc-fcn32s --synthetic --iterations 300 | grep "mean IU:" | sed 's/^/voc-fcn32s        /'
 	$(FCN) recipe voc-fcn32s-unpool --synthetic --iterations 300 | grep "mean IU:" | sed 's/^/voc-fcn32s-unpool /'
 
-# Speed and memory against the machine's GEMM peak (benchmarks/run.py).
+# Speed and memory beside OpenCV's DNN and PyTorch, same weights, same run
+# (benchmarks/run.py); the bench extra brings the two peers.
 bench: install
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks.run
 	@if [ -x $(VENV)/bin/mpirun ]; then \
 		echo "allreduce of FCN-8s's gradients between 2 ranks:"; \

@@ -1,8 +1,12 @@
-"""One benchmark case per process, so that its peak resident memory is its own.
+"""One benchmark case in one framework per process, so that its peak
+resident memory is its own.
 
-    python -m benchmarks.cases CASE WEIGHTS [torch]
+    python -m benchmarks.cases LABEL engine|opencv|torch
+    python -m benchmarks.cases startup
 
-prints one JSON line: seconds (fastest of the timed runs), gflop, peak_rss_mb.
+prints one JSON line: seconds (fastest of the timed runs, after a warm-up
+run), gflop, peak_rss_mb, and where the output blob went (an .npy under
+build/bench/, which run.py compares across frameworks).
 """
 import json
 import os
@@ -14,24 +18,17 @@ import time
 
 import numpy as np
 
+from benchmarks.nets import CACHE, by_label, files, image, net_param
+from common.atomic import atomic_path
 from common.images import bgr_chw, read_rgb
 from layers.net import Net
-from netspec import fcn_models
+from layers.options import Options
 from tools.infer import parse_mean
 from tools.netload import image_net
-from tools.time import conv_gflop, timing_net
+from tools.time import conv_gflop
 from weights.caffemodel import copy_weights, read_weights
 
 DEMO_IMAGE = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "published", "demo", "image.jpg")
-
-# name: (model, split, phase, side, timed runs)
-CASES = {
-    "voc-fcn8s forward 250": ("voc-fcn8s", "deploy", "TEST", 250, 5),
-    "voc-fcn8s forward 500": ("voc-fcn8s", "deploy", "TEST", 500, 3),
-    "voc-fcn8s forward 1000": ("voc-fcn8s", "deploy", "TEST", 1000, 2),
-    "voc-fcn8s train iteration 500": ("voc-fcn8s", "train", "TRAIN", 500, 2),
-    "voc-fcn-alexnet forward 500": ("voc-fcn-alexnet", "deploy", "TEST", 500, 3),
-}
 
 
 def peak_rss_mb():
@@ -48,33 +45,100 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
-def build(case, weights):
-    model, split, phase, side, _ = CASES[case]
-    shapes = {"data": (1, 3, side, side), "label": (1, 1, side, side)}
-    return timing_net(fcn_models.net(model, split), phase, (side, side), shapes, weights)
-
-
-def run_engine(case, weights):
-    net = build(case, weights)
-    train = CASES[case][2] == "TRAIN"
-    gflop = conv_gflop(net) * (3 if train else 1)
+def fastest(step, runs):
     best = float("inf")
-    for i in range(CASES[case][4] + 1):      # the first pass warms up
+    for i in range(runs + 1):      # the first run warms up
         start = time.perf_counter()
-        net.forward()
-        if train:
-            net.clear_param_diffs()
-            net.backward()
+        step()
         if i:
             best = min(best, time.perf_counter() - start)
-    return {"seconds": best, "gflop": gflop, "peak_rss_mb": peak_rss_mb()}
+    return best
 
 
-def run_startup(weights):
+def output_path(case, framework):
+    return os.path.join(CACHE, f"out-{case.label.replace(' ', '_')}-{framework}.npy")
+
+
+def save_output(case, framework, array):
+    with atomic_path(output_path(case, framework)) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(array))
+
+
+def run_engine(case):
+    prototxt, weights = files(case)
+    net = Net(net_param(case, deploy=not case.train), "TRAIN" if case.train else "TEST", source=case.net,
+              options=Options.from_environment())
+    copy_weights(net, weights)
+    x = image(case)
+    net.blobs["data"].data[...] = x
+    if case.train:
+        net.blobs["label"].data[...] = 0
+    else:
+        net.keep(case.output)
+    gflop = conv_gflop(net) * (3 if case.train else 1)
+
+    def step():
+        net.forward()
+        if case.train:
+            net.clear_param_diffs()
+            net.backward()
+    seconds = fastest(step, case.runs)
+    out = net.blobs[case.output].data if not case.train else np.array([net.loss], np.float32)
+    save_output(case, "engine", out)
+    return {"seconds": seconds, "gflop": gflop, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_opencv(case):
+    import cv2
+    cv2.setNumThreads(len(os.sched_getaffinity(0)))
+    prototxt, weights = files(case)
+    net = cv2.dnn.readNetFromCaffe(prototxt, weights)
+    x = image(case)
+    result = {}
+
+    def step():
+        net.setInput(x)
+        result["out"] = net.forward(case.output)
+    seconds = fastest(step, case.runs)
+    save_output(case, "opencv", result["out"])
+    return {"seconds": seconds, "gflop": 0.0, "peak_rss_mb": peak_rss_mb(), "version": cv2.__version__}
+
+
+def run_torch(case):
+    import torch
+
+    from benchmarks.torch_graph import TorchGraph
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    _, weights = files(case)
+    graph = TorchGraph(net_param(case, deploy=not case.train), read_weights(weights), train=case.train)
+    feeds = {"data": image(case)}
+    if case.train:
+        feeds["label"] = np.zeros((case.batch, 1, case.side, case.side), np.float32)
+    result = {}
+
+    def step():
+        if case.train:
+            for arrays in graph.params.values():
+                for p in arrays:
+                    p.grad = None
+            tops = graph.run(feeds)
+            tops["loss"].backward()
+            result["out"] = tops["loss"].detach().numpy().reshape(1)
+        else:
+            with torch.no_grad():
+                result["out"] = graph.run(feeds)[case.output].numpy()
+    seconds = fastest(step, case.runs)
+    save_output(case, "torch", result["out"])
+    return {"seconds": seconds, "gflop": 0.0, "peak_rss_mb": peak_rss_mb(), "version": torch.__version__}
+
+
+def run_startup():
     """What `fcn infer` adds to the forward pass of its one image: its whole
     run in a fresh process (interpreter, imports, net, 537 MB of weights,
     numba's kernels from their cache, the image, the PNG) less a warm
     forward pass of the same image."""
+    _, weights = files(by_label("voc-fcn8s forward 500x500"))
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "tools.cli", "infer", "--model", "voc-fcn8s",
@@ -83,83 +147,23 @@ def run_startup(weights):
     if done.returncode:
         raise SystemExit(f"fcn infer failed:\n{done.stderr}")
     child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e6
-    net_param, _ = image_net("voc-fcn8s")
-    net = Net(net_param, "TEST", source="voc-fcn8s")
+    param, _ = image_net("voc-fcn8s")
+    net = Net(param, "TEST", source="voc-fcn8s")
     copy_weights(net, weights)
-    image = bgr_chw(read_rgb(DEMO_IMAGE), parse_mean(None))[np.newaxis]
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        net.forward(data=image)
-        best = min(best, time.perf_counter() - start)
+    x = bgr_chw(read_rgb(DEMO_IMAGE), parse_mean(None))[np.newaxis]
+    best = fastest(lambda: net.forward(data=x), 3)
     return {"seconds": whole - best, "whole_seconds": whole, "forward_seconds": best,
-            "image": list(image.shape[2:]), "gflop": 0.0, "peak_rss_mb": child_rss_mb}
+            "image": list(x.shape[2:]), "gflop": 0.0, "peak_rss_mb": child_rss_mb}
 
 
-def run_torch(case, weights):
-    """The same graph, weights and input in PyTorch (CPU), for a ratio."""
-    import torch
-    import torch.nn.functional as F
-    model, split, phase, side, runs = CASES[case]
-    torch.set_grad_enabled(False)
-    params = {name: [torch.from_numpy(a) for a in arrays] for name, arrays in read_weights(weights).items()}
-    image = np.random.default_rng(0).standard_normal((1, 3, side, side), dtype=np.float32) * 50
-    x = {"data": torch.from_numpy(image)}
-    layers = [p for p in fcn_models.net(model, split).layer]
-
-    def step():
-        t = dict(x)
-        for p in layers:
-            bottom = [t[b] for b in p.bottom]
-            kind = p.type
-            if kind == "Convolution" or kind == "Deconvolution":
-                c = p.convolution_param
-                w = params[p.name]
-                pad = c.pad[0] if len(c.pad) else 0
-                stride = c.stride[0] if len(c.stride) else 1
-                bias = w[1] if len(w) > 1 else None
-                op = F.conv2d if kind == "Convolution" else F.conv_transpose2d
-                out = op(bottom[0], w[0], bias, stride=stride, padding=pad, groups=c.group)
-            elif kind == "Pooling":
-                q = p.pooling_param
-                out = F.max_pool2d(bottom[0], q.kernel_size, q.stride, q.pad, ceil_mode=True)
-            elif kind == "ReLU":
-                out = F.relu(bottom[0])
-            elif kind == "LRN":
-                q = p.lrn_param
-                out = F.local_response_norm(bottom[0], q.local_size, q.alpha, q.beta, q.k)
-            elif kind == "Crop":
-                ref = bottom[1]
-                off = p.crop_param.offset[0] if len(p.crop_param.offset) else 0
-                out = bottom[0][:, :, off:off + ref.shape[2], off:off + ref.shape[3]]
-            elif kind == "Eltwise":
-                out = bottom[0] + bottom[1]
-            elif kind in ("Split", "Dropout", "Input"):
-                out = bottom[0] if bottom else None
-            else:
-                raise ValueError(f"no PyTorch translation for {kind}")
-            for top in p.top:
-                if out is not None:
-                    t[top] = out
-        return t
-
-    best = float("inf")
-    for i in range(runs + 1):
-        start = time.perf_counter()
-        step()
-        if i:
-            best = min(best, time.perf_counter() - start)
-    return {"seconds": best, "gflop": 0.0, "peak_rss_mb": peak_rss_mb()}
+RUNNERS = {"engine": run_engine, "opencv": run_opencv, "torch": run_torch}
 
 
 def main(argv):
-    case, weights = argv[0], argv[1]
-    if case == "startup":
-        result = run_startup(weights)
-    elif len(argv) > 2 and argv[2] == "torch":
-        result = run_torch(case, weights)
+    if argv[0] == "startup":
+        result = run_startup()
     else:
-        result = run_engine(case, weights)
+        result = RUNNERS[argv[1]](by_label(argv[0]))
     print(json.dumps(result))
 
 

@@ -1,11 +1,16 @@
-"""`make bench`: the engine's speed and memory against the machine's GEMM peak.
+"""`make bench`: the engine's speed and memory beside its peers'.
 
-Each case runs in its own process (benchmarks/cases.py) on random weights
-saved once as a full-size caffemodel under build/bench/, loaded as a user's
-would be. The GEMM peak (numpy.matmul of two 4096x4096 float32 matrices,
-with BLAS's own threads) is measured before every case; efficiencies are
-against the highest peak of the run. With PyTorch installed, the same graph
-runs in PyTorch too, for a ratio. Results also go to build/bench/results.json.
+Each case runs in its own process per framework (benchmarks/cases.py) on
+the same random full-size weights, saved once as a caffemodel and loaded
+as a user's would be: the engine; OpenCV's DNN module (4.x, the last line
+with a Caffe importer), which reads the same prototxt and caffemodel; and
+PyTorch, which runs the same graph through its functional ops
+(benchmarks/torch_graph.py). Each peer's output is held against the
+engine's (agreement: largest difference over the largest magnitude).
+Ratios are peer time over the engine's, measured in the same run. The
+GEMM peak (numpy.matmul of two 4096x4096 float32 matrices, with BLAS's own
+threads) is measured before every case. Results go to
+build/bench/results.json and, as the README's table, build/bench/table.md.
 """
 import importlib.util
 import json
@@ -17,14 +22,14 @@ import time
 
 import numpy as np
 
-from benchmarks.cases import CASES
-from layers.net import Net
-from netspec import fcn_models
-from weights.caffemodel import save_caffemodel
+from benchmarks.cases import output_path
+from benchmarks.nets import CACHE, CASES
+from common.atomic import write_atomic
 
-CACHE = os.path.join("build", "bench")
-TARGETS = ("targets: forward >= 0.85 of peak in <= 1200 MB; training >= 0.70 in <= 2850 MB; "
-           "start-up <= 1.5 s (MB: 10^6 bytes)")
+PEERS = {"opencv": "cv2", "torch": "torch"}
+AGREEMENT = 1e-4
+TARGETS = ("targets: forward <= 0.8x OpenCV's time on every net (batch 1 and 8); voc-fcn8s 500x500 forward "
+           "and training <= 0.5x PyTorch's; peak memory no worse than before (fcn infer 500x500: 1068 MB)")
 
 
 def gemm_peak(n=4096, runs=3):
@@ -40,67 +45,96 @@ def gemm_peak(n=4096, runs=3):
     return 2 * n ** 3 / best / 1e9
 
 
-def weights_file(model):
-    """Random full-size weights for a model's deploy net, made once."""
-    path = os.path.join(CACHE, f"{model}-random.caffemodel")
-    if not os.path.exists(path):
-        os.makedirs(CACHE, exist_ok=True)
-        print(f"writing {path} (random weights, once)", flush=True)
-        net = Net(fcn_models.net(model, "deploy"), "TEST", source=model)
-        rng = np.random.default_rng(0)
-        for blobs in net.params.values():
-            for blob in blobs:
-                blob.overwrite()[...] = rng.standard_normal(blob.shape, dtype=np.float32) * 0.01
-        save_caffemodel(net, path)
-    return path
-
-
-def run_case(case, weights, *extra):
-    done = subprocess.run([sys.executable, "-m", "benchmarks.cases", case, weights, *extra],
-                          capture_output=True, text=True)
+def run_case(label, framework):
+    done = subprocess.run([sys.executable, "-m", "benchmarks.cases", label, framework], capture_output=True, text=True)
     if done.returncode:
-        raise SystemExit(f"benchmark {case!r} failed:\n{done.stderr}")
+        raise SystemExit(f"benchmark {label!r} ({framework}) failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def agreement(case, framework):
+    """max |peer - engine| / max |engine| of the case's output blob."""
+    ours, theirs = np.load(output_path(case, "engine")), np.load(output_path(case, framework))
+    if ours.shape != theirs.shape:
+        return float("inf")
+    return float(np.abs(ours - theirs).max() / max(float(np.abs(ours).max()), 1e-30))
+
+
+def peer_cell(row, framework):
+    peer = row.get(framework)
+    if not peer:
+        return ""
+    return f"{peer['seconds']:.3f} s ({row['seconds'] / peer['seconds']:.2f}×, {peer['agreement']:.0e})"
+
+
+def table(rows, startup, peak, peers_seen):
+    lines = ["| case | this engine | GFLOP/s | peak RSS | OpenCV DNN | PyTorch |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        rate = row["gflop"] / row["seconds"]
+        lines.append(f"| {row['label']} | {row['seconds']:.3f} s | {rate:.0f} | {row['peak_rss_mb']:.0f} MB | "
+                     f"{peer_cell(row, 'opencv')} | {peer_cell(row, 'torch')} |")
+    lines.append(f"| start-up of `fcn infer` | {startup['seconds']:.2f} s | | {startup['peak_rss_mb']:.0f} MB | | |")
+    versions = ", ".join(f"{name} {version}" for name, version in peers_seen.items())
+    return "\n".join(lines) + (f"\n\nGEMM peak in this run: {peak:.0f} GFLOP/s. Peers: {versions}. "
+                               "A peer's cell: its time (this engine's time over it; agreement of outputs).\n")
+
+
 def main():
-    has_torch = importlib.util.find_spec("torch") is not None
+    available = {name: importlib.util.find_spec(module) is not None for name, module in PEERS.items()}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
-    results, peaks = [], []
-    for case, (model, _, phase, _, _) in CASES.items():
-        weights = weights_file(model)
+    rows, peaks, peers_seen = [], [], {}
+    for case in CASES:
         peaks.append(gemm_peak())
-        row = {"case": case, "peak_gflops": peaks[-1], **run_case(case, weights)}
-        if has_torch and phase == "TEST":
-            torch_row = run_case(case, weights, "torch")
-            row["torch_seconds"], row["torch_peak_rss_mb"] = torch_row["seconds"], torch_row["peak_rss_mb"]
-        results.append(row)
-        print(f"  {case}: {row['seconds']:.2f} s", flush=True)
-    startup = run_case("startup", weights_file("voc-fcn8s"))
+        row = {"label": case.label, "peak_gflops": peaks[-1], **run_case(case.label, "engine")}
+        for framework, present in available.items():
+            if not present or (case.train and framework == "opencv"):
+                continue
+            peer = run_case(case.label, framework)
+            peers_seen[framework] = peer.pop("version")
+            # A training case's output is its loss: agreement of losses.
+            peer["agreement"] = agreement(case, framework)
+            row[framework] = peer
+        rows.append(row)
+        print(f"  {case.label}: {row['seconds']:.3f} s" + "".join(
+            f", {f} {row[f]['seconds']:.3f} s ({row['seconds'] / row[f]['seconds']:.2f}x)" for f in PEERS if f in row),
+            flush=True)
+    startup = run_case("startup", "engine")
     peak = max(peaks)
 
-    print(f"\nGEMM peak in this run: {peak:.0f} GFLOP/s (4096x4096 float32 matmul; "
-          f"lowest {min(peaks):.0f})")
-    header = f"{'case':<32}{'seconds':>8}{'GFLOP':>8}{'GFLOP/s':>9}{'of peak':>9}{'peak RSS MB':>13}"
-    print(header + (f"{'PyTorch s':>11}{'PyTorch/ours':>14}{'PyTorch MB':>12}" if has_torch else ""))
-    for row in results:
-        rate = row["gflop"] / row["seconds"]
-        row["efficiency"] = rate / peak
-        line = (f"{row['case']:<32}{row['seconds']:>8.2f}{row['gflop']:>8.0f}{rate:>9.1f}"
-                f"{row['efficiency']:>9.2f}{row['peak_rss_mb']:>13.0f}")
-        if "torch_seconds" in row:
-            line += (f"{row['torch_seconds']:>11.2f}{row['torch_seconds'] / row['seconds']:>14.2f}"
-                     f"{row['torch_peak_rss_mb']:>12.0f}")
+    print(f"\nGEMM peak in this run: {peak:.0f} GFLOP/s (4096x4096 float32 matmul; lowest {min(peaks):.0f})")
+    print(f"{'case':<44}{'seconds':>9}{'GFLOP/s':>9}{'RSS MB':>8}" + "".join(
+        f"{name + ' s':>12}{'ours/' + name:>13}{'agree':>9}{name + ' MB':>11}" for name in PEERS if available[name]))
+    failed = []
+    for row in rows:
+        line = f"{row['label']:<44}{row['seconds']:>9.3f}{row['gflop'] / row['seconds']:>9.0f}{row['peak_rss_mb']:>8.0f}"
+        for name in PEERS:
+            if not available[name]:
+                continue
+            peer = row.get(name)
+            if peer is None:
+                line += f"{'':>45}"
+                continue
+            line += (f"{peer['seconds']:>12.3f}{row['seconds'] / peer['seconds']:>13.2f}{peer['agreement']:>9.0e}"
+                     f"{peer['peak_rss_mb']:>11.0f}")
+            if peer["agreement"] > AGREEMENT:
+                failed.append(f"{row['label']} ({name}): outputs differ by {peer['agreement']:.1e}")
         print(line)
     height, width = startup["image"]
-    print(f"{'start-up of fcn infer':<32}{startup['seconds']:>8.2f}{'':>26}{startup['peak_rss_mb']:>13.0f}")
+    print(f"{'start-up of fcn infer':<44}{startup['seconds']:>9.2f}{'':>9}{startup['peak_rss_mb']:>8.0f}")
     print(f"  (its whole run on the {width}x{height} demo image {startup['whole_seconds']:.2f} s, "
           f"less a warm forward pass of it {startup['forward_seconds']:.2f} s)")
-    if not has_torch:
-        print("PyTorch is not installed: no PyTorch column (pip install torch==2.13.0 adds it)")
+    for name, module in PEERS.items():
+        if not available[name]:
+            print(f"{module} is not installed: no {name} column (make bench installs the bench extra)")
     print(TARGETS)
-    with open(os.path.join(CACHE, "results.json"), "w") as f:
-        json.dump({"peak_gflops": peak, "cases": results, "startup": startup}, f, indent=1)
+    os.makedirs(CACHE, exist_ok=True)
+    write_atomic(os.path.join(CACHE, "results.json"),
+                 json.dumps({"peak_gflops": peak, "cases": rows, "startup": startup, "peers": peers_seen}, indent=1))
+    write_atomic(os.path.join(CACHE, "table.md"), table(rows, startup, peak, peers_seen))
+    print(f"README table: {os.path.join(CACHE, 'table.md')}")
+    if failed:
+        raise SystemExit("outputs disagree beyond 1e-4:\n" + "\n".join(failed))
 
 
 if __name__ == "__main__":

@@ -111,12 +111,14 @@ class Epilogue:
         self.shift = (np.zeros(kernels, np.float32) if bias is None else bias).reshape(group, -1)
         self.rectify, self.slope = relu_slope is not None, np.float32(relu_slope or 0)
 
-    def apply(self, block, out, k, a, b):
-        """out = block through the epilogue, for rows [a, b) of group k."""
+    def apply(self, src, columns, rows, k, dst, d0):
+        """dst[rows, d0:...] = src[rows, columns] through the epilogue, for
+        group k; src and dst are whole (rows of group k, pixels) matrices."""
+        (c0, c1), (r0, r1) = columns, rows
         if self.needed:
-            finish_rows(block, self.scale[k][a:b], self.shift[k][a:b], self.rectify, self.slope, out)
-        elif out is not block:
-            out[...] = block
+            finish_rows(src, c0, c1, r0, r1, self.scale[k], self.shift[k], self.rectify, self.slope, dst, d0)
+        elif dst is not src or d0 != c0:
+            dst[r0:r1, d0:d0 + c1 - c0] = src[r0:r1, c0:c1]
 
 
 class Im2colGemm(ConvAlgorithm):
@@ -132,10 +134,23 @@ class Im2colGemm(ConvAlgorithm):
         limit = self.options.col_budget
         return min(max(limit, weights), 4 * limit)
 
-    def bands(self, channels, out_hw, weights):
+    def bands(self, channels, out_hw, weights, least=1):
         """Bands [y0, y1) of output rows whose col matrix fits the budget."""
         g, (oh, ow) = self.geometry, out_hw
-        return self.workers.even_split(oh, self.col_floats(weights) // max(1, channels * g.kh * g.kw * ow))
+        return self.workers.even_split(oh, self.col_floats(weights) // max(1, channels * g.kh * g.kw * ow), least)
+
+    def forward_bands_of(self, channels, out_hw, weights, images=1):
+        """The forward pass's bands: at least one per worker when each
+        worker's share of the map is wide enough (a ResNet's 14x14 maps for
+        a lone image, its 56x56 maps for a batch) and the weights few
+        enough for every worker to stream them all, so that each worker
+        fills and multiplies its own band with no wait between the two.
+        Otherwise few bands, and the workers split the output channels
+        (several images side by side in one col matrix)."""
+        oh, ow = out_hw
+        per_worker = oh * ow // self.workers.count
+        wide = (per_worker >= (96 if images == 1 else 1024) and weights <= 1 << 20 and oh >= self.workers.count)
+        return self.bands(channels, out_hw, weights, self.workers.count if wide else 1)
 
     def fill_col(self, image, ow, y0, y1, rows, col):
         """Rows [rows[0], rows[1]) of the col matrix of output rows [y0, y1)."""
@@ -168,7 +183,7 @@ class Im2colGemm(ConvAlgorithm):
         w = weights.reshape(self.group, weights.shape[0] // self.group, -1)
         n, _, oh, ow = out.shape
         epilogue = Epilogue(weights.shape[0], bias, scale, relu_slope, self.group)
-        band_list = self.bands(images.shape[1], (oh, ow), w.size)
+        band_list = self.forward_bands_of(images.shape[1], (oh, ow), w.size, n)
         if len(band_list) >= self.workers.count:
             for i in range(n):
                 self.forward_bands(images[i], w, out[i], band_list, epilogue)
@@ -183,13 +198,18 @@ class Im2colGemm(ConvAlgorithm):
         oh, ow = out.shape[1:]
         out3 = out.reshape(self.group, -1, oh * ow)
 
+        # Columns of the product whose epilogue runs while they are still in
+        # L2 (512 KB of output a step), unless that would make GEMMs narrow.
+        step = max(512, (1 << 17) // w.shape[1])
+
         def band_work(band):
             y0, y1 = band
             col3 = self.col_band(image, ow, y0, y1).reshape(self.group, -1, (y1 - y0) * ow)
             for k in range(self.group):
-                block = out3[k][:, y0 * ow:y1 * ow]
-                np.matmul(w[k], col3[k], out=block)
-                epilogue.apply(block, block, k, 0, block.shape[0])
+                for c0 in range(y0 * ow, y1 * ow, step):
+                    c1 = min(c0 + step, y1 * ow)
+                    np.matmul(w[k], col3[k][:, c0 - y0 * ow:c1 - y0 * ow], out=out3[k][:, c0:c1])
+                    epilogue.apply(out3[k], (c0, c1), (0, w.shape[1]), k, out3[k], c0)
         self.workers.parallel(band_work, band_list)
 
     def forward_images(self, images, w, out, epilogue):
@@ -213,10 +233,9 @@ class Im2colGemm(ConvAlgorithm):
 
         def channel_work(s):
             k, a, b = s
-            block = product3[k][a:b]
-            np.matmul(w[k][a:b], col3[k], out=block)
+            np.matmul(w[k][a:b], col3[k], out=product3[k][a:b])
             for j in range(m):
-                epilogue.apply(block[:, j * per_image:(j + 1) * per_image], outs[j][k][a:b], k, a, b)
+                epilogue.apply(product3[k], (j * per_image, (j + 1) * per_image), (a, b), k, outs[j][k], 0)
         self.workers.parallel(channel_work, self.slices(w.shape[1]))
 
     def backward_data(self, out_diff, weights, image_diff):

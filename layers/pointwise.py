@@ -8,8 +8,17 @@ from layers.im2col import Im2colGemm
 class PointwiseGemm(Im2colGemm):
     name = "1x1 GEMM"
 
-    def bands(self, channels, out_hw, weights):
-        return [(0, out_hw[0])]
+    def forward_bands_of(self, channels, out_hw, weights, images=1):
+        """With no col matrix to fill, a band per worker pays only on wide
+        maps with few output channels (FCN's score layers); otherwise the
+        workers split the output channels."""
+        if self.kernels > 64:
+            return self.bands(channels, out_hw, weights)
+        return super().forward_bands_of(channels, out_hw, weights, images=2)
+
+    def bands(self, channels, out_hw, weights, least=1):
+        """No col matrix to bound: one band, unless asked for more."""
+        return self.workers.split(out_hw[0], least)
 
     def col_band(self, image, ow, y0, y1, parallel_rows=False):
         return image.reshape(image.shape[0], -1)[:, y0 * ow:y1 * ow]
