@@ -188,9 +188,7 @@ class Im2colGemm(ConvAlgorithm):
             for i in range(n):
                 self.forward_bands(images[i], w, out[i], band_list, epilogue)
             return
-        g = self.geometry
-        rows, per_image = images.shape[1] * g.kh * g.kw, oh * ow
-        most = max(1, self.col_floats(w.size) // max(1, rows * per_image))
+        most = self.images_per_pass(images.shape[1], oh * ow, w.size)
         for i0, i1 in self.workers.split(n, -(-n // most)):
             self.forward_images(images[i0:i1], w, out[i0:i1], epilogue)
 
@@ -211,6 +209,11 @@ class Im2colGemm(ConvAlgorithm):
                     np.matmul(w[k], col3[k][:, c0 - y0 * ow:c1 - y0 * ow], out=out3[k][:, c0:c1])
                     epilogue.apply(out3[k], (c0, c1), (0, w.shape[1]), k, out3[k], c0)
         self.workers.parallel(band_work, band_list)
+
+    def images_per_pass(self, channels, per_image, weights):
+        """Images whose col matrices fit the budget side by side."""
+        g = self.geometry
+        return max(1, self.col_floats(weights) // max(1, channels * g.kh * g.kw * per_image))
 
     def forward_images(self, images, w, out, epilogue):
         """Every output row of `images` at once: one col matrix of (rows,

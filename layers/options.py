@@ -40,8 +40,9 @@ class Options:
     col_budget: int = 1 << 21
     # Floats of one band of Winograd tiles, input and output transforms (32 MB).
     tile_budget: int = 1 << 23
-    # A 3x3 layer whose output has fewer 2x2 tiles per image runs on im2col +
-    # GEMM (64: maps under about 16x16, ResNet's last two stages at 224).
+    # A 3x3 layer whose output has fewer 2x2 tiles per image (half as many
+    # for a batch, which shares the kernels' transform) runs on im2col + GEMM
+    # (64: a lone image's maps under 16x16; a batch's under 11x11).
     winograd_least_tiles: int = 64
     # Floats of the temporary product of a blocked weight-gradient GEMM (16 MB).
     product_budget: int = 1 << 22

@@ -16,6 +16,11 @@ class PointwiseGemm(Im2colGemm):
             return self.bands(channels, out_hw, weights)
         return super().forward_bands_of(channels, out_hw, weights, images=2)
 
+    def images_per_pass(self, channels, per_image, weights):
+        """An image is its own col matrix: several side by side cost a copy,
+        worth it only where one image's GEMM would be narrow."""
+        return 1 if per_image >= 1024 else super().images_per_pass(channels, per_image, weights)
+
     def bands(self, channels, out_hw, weights, least=1):
         """No col matrix to bound: one band, unless asked for more."""
         return self.workers.split(out_hw[0], least)

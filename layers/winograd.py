@@ -225,7 +225,9 @@ class Winograd(ConvAlgorithm):
     def forward(self, images, weights, bias, out, relu_slope=None, scale=None):
         """Each group's kernels transformed once for the whole batch."""
         n, k, oh, ow = out.shape
-        if -(-oh // 2) * -(-ow // 2) < self.options.winograd_least_tiles:
+        # A batch shares the kernels' transform: half the tiles suffice.
+        least, share = self.options.winograd_least_tiles, min(n, 2)
+        if -(-oh // 2) * -(-ow // 2) * share < least:
             self.small_maps.forward(images, weights, bias, out, relu_slope, scale)
             return
         ph, pw = self.geometry.ph, self.geometry.pw

@@ -230,13 +230,15 @@ def test_a_batch_through_each_backend_with_scale_bias_and_relu(name, budget):
 
 def test_small_maps_leave_winograd_for_im2col_with_the_same_results():
     """A 3x3 layer on a map of fewer 2x2 tiles than the options' least (a
-    ResNet's 7x7 maps) runs im2col + GEMM; on a larger one, Winograd. Both
-    against numpy."""
+    ResNet's 7x7 maps; half as many for a batch) runs im2col + GEMM; on a
+    larger one, Winograd. Both against numpy."""
     rng = np.random.default_rng(9)
     text = ('type: "Convolution" convolution_param { num_output: 16 kernel_size: 3 pad: 1 '
             'weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }')
-    for side, least, expect in ((7, 64, "small_maps"), (7, 4, "winograd"), (20, 64, "winograd")):
-        x = rng.standard_normal((2, 16, side, side)).astype(np.float32)
+    cases = ((7, 2, 64, "small_maps"), (7, 2, 4, "winograd"), (20, 1, 64, "winograd"),
+             (12, 1, 64, "small_maps"), (12, 2, 64, "winograd"))     # 36 tiles; a batch shares the transform
+    for side, batch, least, expect in cases:
+        x = rng.standard_normal((batch, 16, side, side)).astype(np.float32)
         layer, bottom, top = make_layer(text, [x], options=Options(winograd_least_tiles=least))
         assert isinstance(layer.algorithm, Winograd)
         used = []
