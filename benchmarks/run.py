@@ -107,7 +107,8 @@ def main():
         f"{name + ' s':>12}{'ours/' + name:>13}{'agree':>9}{name + ' MB':>11}" for name in PEERS if available[name]))
     failed = []
     for row in rows:
-        line = f"{row['label']:<44}{row['seconds']:>9.3f}{row['gflop'] / row['seconds']:>9.0f}{row['peak_rss_mb']:>8.0f}"
+        rate = row["gflop"] / row["seconds"]
+        line = f"{row['label']:<44}{row['seconds']:>9.3f}{rate:>9.0f}{row['peak_rss_mb']:>8.0f}"
         for name in PEERS:
             if not available[name]:
                 continue

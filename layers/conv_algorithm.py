@@ -25,10 +25,16 @@ class ConvAlgorithm:
         self.options = options
         self.workers = options.workers
 
-    def forward(self, images, weights, bias, out, relu_slope=None, scale=None) -> None:
+    # Whether forward takes a residual: an Eltwise SUM after the convolution
+    # folded into it (out = c_self * conv + c_other * other, then the ReLU).
+    takes_residual = False
+
+    def forward(self, images, weights, bias, out, relu_slope=None, scale=None, residual=None) -> None:
         """out = the convolution of each image with weights, times scale (K,)
         unless None, + bias (K,) unless None, through Caffe's ReLU of that
-        negative slope unless None."""
+        negative slope unless None. With a residual (other, c_other,
+        c_self) (algorithms that take one), the ReLU applies to c_self times
+        that plus c_other times other."""
         raise NotImplementedError
 
     def backward_data(self, out_diff, weights, image_diff) -> None:

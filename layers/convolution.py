@@ -147,6 +147,14 @@ class Convolution(_ConvBase):
         if not folds:
             self._forward(bottom, top, slope)
             return
+        scale, shift = self._affine(folds)
+        for x, t in zip(bottom, top):
+            self.algorithm.forward(x.data, self.blobs[0].data, shift, t.data, slope, scale)
+
+    def _affine(self, folds):
+        """(scale, shift), float32 per output channel: the bias and the
+        folded BatchNorm and Scale layers as out = conv * scale + shift,
+        composed in float64."""
         k = self.num_output
         factor, shift = np.ones(k, np.float64), np.zeros(k, np.float64)
         for f in folds:
@@ -162,9 +170,29 @@ class Convolution(_ConvBase):
                 if len(f.blobs) > 1:
                     shift = shift + f.blobs[1].data.astype(np.float64).reshape(-1)
         bias = self.blobs[1].data.astype(np.float64) if self.bias_term else np.zeros(k)
-        b = (bias * factor + shift).astype(np.float32)
-        for x, t in zip(bottom, top):
-            self.algorithm.forward(x.data, self.blobs[0].data, b, t.data, slope, factor.astype(np.float32))
+        return factor.astype(np.float32), (bias * factor + shift).astype(np.float32)
+
+    def takes_residual(self, eltwise) -> bool:
+        """Whether a residual block's end, an Eltwise SUM of this layer's
+        output and one other blob (then perhaps an in-place ReLU), can fold
+        into this layer's epilogue: TEST nets on the fastest algorithms, an
+        algorithm whose epilogue takes a residual (im2col and 1x1 GEMM)."""
+        return (self.phase == caffe_pb2.TEST and self.options.convolution == "fastest"
+                and self.param.convolution_param.engine != caffe_pb2.ConvolutionParameter.CAFFE
+                and self.algorithm.takes_residual and eltwise.param.type == "Eltwise"
+                and eltwise.op == caffe_pb2.EltwiseParameter.SUM and len(eltwise.param.bottom) == 2)
+
+    def forward_residual(self, bottom, folds, eltwise, mine, sum_bottom, sum_top, relus):
+        """This layer, its in-place `folds` (BatchNorm, Scale), the Eltwise
+        SUM after them (whose bottom `mine` is this layer's top) and the
+        in-place ReLU after that, in one pass: the output goes straight to
+        the Eltwise's top, never to this layer's own (which the Net frees
+        unread)."""
+        scale, shift = self._affine(folds)
+        slope = relus[-1].param.relu_param.negative_slope if relus else None
+        other = sum_bottom[1 - mine].data
+        residual = (other, eltwise.coeff[1 - mine], eltwise.coeff[mine])
+        self.algorithm.forward(bottom[0].data, self.blobs[0].data, shift, sum_top[0].data, slope, scale, residual)
 
 
 def _foldable(layer):

@@ -8,13 +8,14 @@ bounded buffers instead of one col matrix that can be nine times its input
 (conv1_2 of FCN at 500x500 would need 1.1 GB). Both are serial and release
 the GIL: the workers of layers.threads each run one on their own slice.
 """
+import copy
 import threading
 
 import numba
 import numpy as np
 
 from layers.conv_algorithm import ConvAlgorithm
-from layers.kernels import finish_rows
+from layers.kernels import finish_rows, finish_rows_residual
 
 
 @numba.njit(nogil=True, cache=True)
@@ -105,17 +106,33 @@ class Epilogue:
     """What follows a convolution's GEMM on each block of its product:
     out = product * scale + bias, then ReLU, per output channel (rows)."""
 
-    def __init__(self, kernels, bias, scale, relu_slope, group):
+    def __init__(self, kernels, bias, scale, relu_slope, group, residual=None):
         self.needed = bias is not None or scale is not None or relu_slope is not None
         self.scale = (np.ones(kernels, np.float32) if scale is None else scale).reshape(group, -1)
         self.shift = (np.zeros(kernels, np.float32) if bias is None else bias).reshape(group, -1)
         self.rectify, self.slope = relu_slope is not None, np.float32(relu_slope or 0)
+        self.residual = None
+        if residual is not None:       # (the other bottom (N, K, oh, ow), its coefficient, ours)
+            other, c_other, c_self = residual
+            self.residual = other.reshape(other.shape[0], group, kernels // group, -1)
+            self.coefficients = np.float32(c_other), np.float32(c_self)
+
+    def for_image(self, i):
+        """This epilogue for image i of the batch (its residual)."""
+        if self.residual is None:
+            return self
+        one = copy.copy(self)
+        one.image = i
+        return one
 
     def apply(self, src, columns, rows, k, dst, d0):
         """dst[rows, d0:...] = src[rows, columns] through the epilogue, for
         group k; src and dst are whole (rows of group k, pixels) matrices."""
         (c0, c1), (r0, r1) = columns, rows
-        if self.needed:
+        if self.residual is not None:
+            finish_rows_residual(src, c0, c1, r0, r1, self.scale[k], self.shift[k], self.residual[self.image][k],
+                                 *self.coefficients, self.rectify, self.slope, dst, d0)
+        elif self.needed:
             finish_rows(src, c0, c1, r0, r1, self.scale[k], self.shift[k], self.rectify, self.slope, dst, d0)
         elif dst is not src or d0 != c0:
             dst[r0:r1, d0:d0 + c1 - c0] = src[r0:r1, c0:c1]
@@ -174,7 +191,9 @@ class Im2colGemm(ConvAlgorithm):
         parts = -(-self.workers.count // self.group)
         return [(k, a, b) for k in range(self.group) for a, b in self.workers.split(rows, parts)]
 
-    def forward(self, images, weights, bias, out, relu_slope=None, scale=None):
+    takes_residual = True
+
+    def forward(self, images, weights, bias, out, relu_slope=None, scale=None, residual=None):
         """Large maps, many bands: image by image, one band per worker.
         Small maps: as many images as the budget allows side by side in one
         col matrix (a ResNet's 7x7 maps make GEMMs 49 columns wide, and
@@ -182,15 +201,15 @@ class Im2colGemm(ConvAlgorithm):
         output channels. Scale, bias and ReLU while the product is in cache."""
         w = weights.reshape(self.group, weights.shape[0] // self.group, -1)
         n, _, oh, ow = out.shape
-        epilogue = Epilogue(weights.shape[0], bias, scale, relu_slope, self.group)
+        epilogue = Epilogue(weights.shape[0], bias, scale, relu_slope, self.group, residual)
         band_list = self.forward_bands_of(images.shape[1], (oh, ow), w.size, n)
         if len(band_list) >= self.workers.count:
             for i in range(n):
-                self.forward_bands(images[i], w, out[i], band_list, epilogue)
+                self.forward_bands(images[i], w, out[i], band_list, epilogue.for_image(i))
             return
         most = self.images_per_pass(images.shape[1], oh * ow, w.size)
         for i0, i1 in self.workers.split(n, -(-n // most)):
-            self.forward_images(images[i0:i1], w, out[i0:i1], epilogue)
+            self.forward_images(images[i0:i1], w, out[i0:i1], [epilogue.for_image(i) for i in range(i0, i1)])
 
     def forward_bands(self, image, w, out, band_list, epilogue):
         oh, ow = out.shape[1:]
@@ -215,7 +234,7 @@ class Im2colGemm(ConvAlgorithm):
         g = self.geometry
         return max(1, self.col_floats(weights) // max(1, channels * g.kh * g.kw * per_image))
 
-    def forward_images(self, images, w, out, epilogue):
+    def forward_images(self, images, w, out, epilogues):
         """Every output row of `images` at once: one col matrix of (rows,
         images x pixels), one GEMM per slice of output channels."""
         m, (oh, ow) = images.shape[0], out.shape[2:]
@@ -238,7 +257,7 @@ class Im2colGemm(ConvAlgorithm):
             k, a, b = s
             np.matmul(w[k][a:b], col3[k], out=product3[k][a:b])
             for j in range(m):
-                epilogue.apply(product3[k], (j * per_image, (j + 1) * per_image), (a, b), k, outs[j][k], 0)
+                epilogues[j].apply(product3[k], (j * per_image, (j + 1) * per_image), (a, b), k, outs[j][k], 0)
         self.workers.parallel(channel_work, self.slices(w.shape[1]))
 
     def backward_data(self, out_diff, weights, image_diff):

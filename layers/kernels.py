@@ -64,6 +64,27 @@ def finish_rows(src, c0, c1, r0, r1, scale, shift, rectify, slope, dst, d0):
 
 
 @numba.njit(nogil=True, cache=True)
+def finish_rows_residual(src, c0, c1, r0, r1, scale, shift, residual, c_other, c_self, rectify, slope, dst, d0):
+    """finish_rows for a convolution that ends a residual block: dst = ReLU(
+    c_self * (src * scale + shift) + c_other * residual), the residual (an
+    Eltwise SUM's other bottom) read at dst's own pixels. The products by
+    coefficients of 1 are exact, so with Eltwise's default coefficients
+    this is the sum Eltwise itself makes."""
+    n = c1 - c0
+    for r in range(r0, r1):
+        s, b = scale[r], shift[r]
+        a = src[r][c0:c1]
+        add = residual[r][d0:d0 + n]
+        out = dst[r][d0:d0 + n]
+        if rectify:
+            for c in range(n):
+                out[c] = relu((a[c] * s + b) * c_self + add[c] * c_other, slope)
+        else:
+            for c in range(n):
+                out[c] = (a[c] * s + b) * c_self + add[c] * c_other
+
+
+@numba.njit(nogil=True, cache=True)
 def relu_backward(x, dy, slope, dx, lo, hi):
     """dx = dy where x > 0, else dy * slope, over [lo, hi); one pass, no
     temporaries (dx may be dy)."""

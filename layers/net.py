@@ -148,6 +148,7 @@ class Net:
         self.frees = self._plan_lifetimes() if phase == TEST and not keep_blobs else [[] for _ in self.layers]
         self.diff_frees = [[] for _ in self.layers] if keep_blobs else self._plan_diff_lifetimes()
         self.fusions = self._plan_fusions()
+        self.residuals = self._plan_residuals()
         # Functions of a layer's index, called around its forward and backward
         # (pycaffe's Net.before_forward and the like).
         self.callbacks: dict[str, list] = {"before_forward": [], "after_forward": [],
@@ -300,6 +301,32 @@ class Net:
                 fusions[i] = chain
         return fusions
 
+    def _plan_residuals(self):
+        """{layer: [eltwise, relu...]} for each layer whose output, after its
+        in-place fusions, goes only into the Eltwise SUM right after them,
+        which the layer declares it can take (Convolution.takes_residual:
+        a residual block's last convolution in a TEST net): the sum and the
+        in-place ReLUs after it fold into the layer's epilogue, and the
+        layer's own top, freed by the Eltwise unread, is never written.
+        Only where that top is freed (not kept, nor an output)."""
+        residuals = {}
+        for i, layer in enumerate(self.layers):
+            if not hasattr(layer, "takes_residual") or len(self.top_vecs[i]) != 1:
+                continue
+            mine = self.top_vecs[i][0]
+            e = (self.fusions[i][-1] if i in self.fusions else i) + 1
+            if (e >= len(self.layers) or not any(b is mine for b in self.bottom_vecs[e])
+                    or not any(b is mine for b in self.frees[e]) or self.layers[e].loss_weights[0]
+                    or not layer.takes_residual(self.layers[e])):
+                continue
+            chain, top, j = [e], self.top_vecs[e], e + 1
+            while (j < len(self.layers) and self.layers[j].param.type == "ReLU" and self.bottom_vecs[j] == top
+                   and self.top_vecs[j] == top):
+                chain.append(j)
+                j += 1
+            residuals[i] = chain
+        return residuals
+
     def keep(self, *names: str) -> None:
         """Never free these blobs nor their diffs."""
         self.frees = [[blob for blob in frees if blob.name not in names] for frees in self.frees]
@@ -307,6 +334,7 @@ class Net:
         for name in names:
             self.blobs[name].allocator = None
             self.blobs[name].diff_allocator = None
+        self.residuals = self._plan_residuals()     # a kept top must be written
 
     def _share_params(self):
         """Learnable blobs named in ParamSpec are shared: data and diff."""
@@ -352,24 +380,15 @@ class Net:
         first = self.layer_names.index(start) if start else 0
         last = self.layer_names.index(end) if end else len(self.layers) - 1
         loss = 0.0
-        folded = None
+        folded = first - 1          # the last layer run so far, with those fused into it
         for i in range(first, last + 1):
-            layer = self.layers[i]
-            bottom, top = self.bottom_vecs[i], self.top_vecs[i]
+            layer, top = self.layers[i], self.top_vecs[i]
             for blob in top:
                 blob.freed = False
             for call in self.callbacks["before_forward"]:
                 call(i)
-            if folded is None or i > folded:
-                chain = [j for j in self.fusions.get(i, []) if j <= last]
-                while chain and not layer.fuses_with([self.layers[j] for j in chain]):
-                    chain.pop()            # a pass ending inside the chain fuses what it runs
-                layer.reshape(bottom, top)
-                if chain:
-                    folded = chain[-1]
-                    layer.forward_fused(bottom, top, [self.layers[j] for j in chain])
-                else:
-                    layer.forward(bottom, top)
+            if i > folded:
+                folded = self._run_forward(i, last)
             for call in self.callbacks["after_forward"]:
                 call(i)
             for k, blob in enumerate(top):
@@ -379,6 +398,36 @@ class Net:
                 blob.free()
         self.loss = loss
         return {name: self.blobs[name].data for name in self.outputs}
+
+    def _run_forward(self, i, last):
+        """Layer i in a forward pass that ends at layer `last`, with the
+        layers it fuses; the index of the last layer it ran."""
+        layer, bottom, top = self.layers[i], self.bottom_vecs[i], self.top_vecs[i]
+        chain = [j for j in self.fusions.get(i, []) if j <= last]
+        residual = self.residuals.get(i, [])
+        if residual and residual[-1] <= last and len(chain) == len(self.fusions.get(i, [])):
+            self._forward_residual(i, chain, residual)
+            return residual[-1]
+        while chain and not layer.fuses_with([self.layers[j] for j in chain]):
+            chain.pop()            # a pass ending inside the chain fuses what it runs
+        layer.reshape(bottom, top)
+        if chain:
+            layer.forward_fused(bottom, top, [self.layers[j] for j in chain])
+            return chain[-1]
+        layer.forward(bottom, top)
+        return i
+
+    def _forward_residual(self, i, chain, residual):
+        """Layer i, its in-place fusions `chain` and the Eltwise SUM and
+        ReLUs of `residual` as one pass (see _plan_residuals)."""
+        layer, e = self.layers[i], residual[0]
+        layer.reshape(self.bottom_vecs[i], self.top_vecs[i])
+        eltwise, sum_bottom, sum_top = self.layers[e], self.bottom_vecs[e], self.top_vecs[e]
+        eltwise.reshape(sum_bottom, sum_top)
+        sum_top[0].freed = False
+        mine = 0 if sum_bottom[0] is self.top_vecs[i][0] else 1
+        layer.forward_residual(self.bottom_vecs[i], [self.layers[j] for j in chain], eltwise, mine, sum_bottom,
+                               sum_top, [self.layers[j] for j in residual[1:]])
 
     def backward(self, start: str | None = None, end: str | None = None) -> None:
         """Gradients from the loss back through every layer that needs them."""

@@ -222,8 +222,9 @@ class Winograd(ConvAlgorithm):
         # (16 floats for each 9): they run on im2col + GEMM instead.
         self.small_maps = Im2colGemm(geometry, group, channels, kernels, options)
 
-    def forward(self, images, weights, bias, out, relu_slope=None, scale=None):
-        """Each group's kernels transformed once for the whole batch."""
+    def forward(self, images, weights, bias, out, relu_slope=None, scale=None, residual=None):
+        """Each group's kernels transformed once for the whole batch (no
+        residual: takes_residual is False)."""
         n, k, oh, ow = out.shape
         # A batch shares the kernels' transform: half the tiles suffice.
         least, share = self.options.winograd_least_tiles, min(n, 2)

@@ -386,3 +386,49 @@ def test_residual_sum_and_its_relu_in_one_pass(coeff):
     np.testing.assert_array_equal(out["prod"], np.maximum(a * b, 0))
     net.forward(a=a, b=b, end="sum")
     np.testing.assert_array_equal(net.blobs["sum"].data, total)
+
+
+def test_a_residual_block_ends_inside_its_last_convolution():
+    """conv -> BatchNorm -> Scale -> Eltwise SUM with the shortcut -> ReLU,
+    as every ResNet block ends: in a lean TEST net the sum and its ReLU fold
+    into the convolution's epilogue, which writes the Eltwise's top directly.
+    Equal, bit for bit, to a net that keeps every blob (and so runs the
+    Eltwise itself), and to numpy; a pass ending at the convolution leaves
+    its own top as Caffe's would be."""
+    from layers.options import Options
+    text = """
+      layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 8 dim: 9 dim: 7 } } }
+      layer { name: "c" type: "Convolution" bottom: "data" top: "c"
+              convolution_param { num_output: 8 kernel_size: 1 bias_term: false weight_filler { type: "gaussian" } } }
+      layer { name: "bn" type: "BatchNorm" bottom: "c" top: "c" batch_norm_param { use_global_stats: true } }
+      layer { name: "sc" type: "Scale" bottom: "c" top: "c" scale_param { bias_term: true } }
+      layer { name: "sum" type: "Eltwise" bottom: "data" bottom: "c" top: "sum" }
+      layer { name: "r" type: "ReLU" bottom: "sum" top: "sum" }
+    """
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((8, 8, 1, 1)).astype(np.float32)
+    mean, var = rng.standard_normal(8), rng.random(8) + 0.5
+    gamma, beta = rng.standard_normal(8), rng.standard_normal(8)
+    x = rng.standard_normal((2, 8, 9, 7)).astype(np.float32)
+    outs, nets = {}, {}
+    for keep in (False, True):
+        net = Net(parse_text(text, caffe_pb2.NetParameter()), "TEST", keep_blobs=keep, options=Options())
+        net.params["c"][0].data[...] = w
+        bn = net.params["bn"]
+        bn[0].data[...], bn[1].data[...], bn[2].data[...] = mean, var, 1
+        net.params["sc"][0].data[...], net.params["sc"][1].data[...] = gamma, beta
+        outs[keep] = net.forward(data=x)["sum"].copy()
+        nets[keep] = net
+    names = nets[False].layer_names
+    assert {names[i]: [names[j] for j in c] for i, c in nets[False].residuals.items()} == {"c": ["sum", "r"]}
+    assert nets[True].residuals == {}
+    np.testing.assert_array_equal(outs[False], outs[True])
+    conv = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(np.float64), x)
+    shape = (1, 8, 1, 1)
+    branch = (conv - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + 1e-5) * gamma.reshape(shape) + beta.reshape(shape)
+    np.testing.assert_allclose(outs[False], np.maximum(branch + x, 0), rtol=1e-5, atol=1e-5)
+    nets[False].forward(data=x, end="sc")
+    np.testing.assert_allclose(nets[False].blobs["c"].data, branch, rtol=1e-5, atol=1e-5)
+    nets[False].keep("c")          # a kept top must be written: nothing folds past it
+    assert nets[False].residuals == {}
+    np.testing.assert_array_equal(nets[False].forward(data=x)["sum"], outs[True])
