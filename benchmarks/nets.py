@@ -5,7 +5,9 @@ their inputs, the same for the engine and its peers.
 Weights are drawn at the scale of He et al.'s initialization (std
 sqrt(1/fan-in)), BatchNorm statistics and Scale factors near 1, so that
 activations stay of order one through 50 layers and the 1e-4 agreement
-between frameworks means something at every depth.
+between frameworks means something at every depth. The upsampling
+Deconvolutions get the release's bilinear kernels (weights.surgery.interp),
+as in every published FCN caffemodel.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from netspec.prototxt import write_text
 from netspec.resnet import resnet
 from tools.netload import with_inputs
 from weights.caffemodel import save_caffemodel
+from weights.surgery import interp
 
 CACHE = os.path.join("build", "bench")
 
@@ -43,6 +46,8 @@ CASES = [
     Case("voc-fcn8s", 250, runs=5),
     Case("voc-fcn8s", 500),
     Case("voc-fcn8s", 1000, runs=2),
+    # Its output: the score blob of the training pass (the loss sums 250,000
+    # float32 terms, whose rounding differs between frameworks by ~1e-4).
     Case("voc-fcn8s", 500, train=True, runs=2),
     Case("voc-fcn-alexnet", 500, runs=5),
     Case("voc-fcn-alexnet", 500, batch=8, runs=2),
@@ -66,11 +71,18 @@ def net_param(case: Case, deploy: bool = True) -> caffe_pb2.NetParameter:
         param = fcn_models.net(case.net, "deploy")
         return with_inputs(param, (case.side, case.side), {"data": (case.batch, 3, case.side, case.side)})
     shapes = {"data": (case.batch, 3, case.side, case.side), "label": (case.batch, 1, case.side, case.side)}
-    return with_inputs(fcn_models.net(case.net, "train"), (case.side, case.side), shapes)
+    param = with_inputs(fcn_models.net(case.net, "train"), (case.side, case.side), shapes)
+    # Dropout's masks are each framework's own random draws: at ratio 0
+    # (the layers still run) the training passes are comparable.
+    for layer in param.layer:
+        if layer.type == "Dropout":
+            layer.dropout_param.dropout_ratio = 0.0
+    return param
 
 
 def randomize(net: Net, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
+    upsampling = [name for name in net.params if net.layer(name).type == "Deconvolution"]
     for name, blobs in net.params.items():
         kind = net.layer(name).type
         if kind == "BatchNorm":
@@ -86,6 +98,7 @@ def randomize(net: Net, seed: int = 0) -> None:
                 fan = int(np.prod(blob.shape[1:])) if blob.num_axes > 1 else 0
                 std = np.sqrt(1.0 / fan) if fan else 0.1
                 blob.overwrite()[...] = rng.standard_normal(blob.shape, dtype=np.float32) * std
+    interp(net, upsampling)
 
 
 def files(case: Case) -> tuple[str, str]:

@@ -95,7 +95,9 @@ class TorchGraph:
             elif kind == "SoftmaxWithLoss":
                 label = x[1][:, 0].long()
                 out = F.cross_entropy(x[0], label, ignore_index=255, reduction="sum") / x[0].shape[0]
-            elif kind in ("Split", "Dropout"):
+            elif kind == "Dropout":
+                out = F.dropout(x[0], layer.dropout_param.dropout_ratio, training=self.train)
+            elif kind == "Split":
                 out = x[0]
             else:
                 raise ValueError(f"no PyTorch translation for {kind}")

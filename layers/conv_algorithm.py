@@ -64,6 +64,6 @@ def choose(geometry, group: int, channels: int, kernels: int, engine: int, optio
     exact = engine == caffe_pb2.ConvolutionParameter.CAFFE or options.convolution == "im2col"
     if not exact and suits(geometry, group, channels, kernels):
         return Winograd(geometry, group, channels, kernels, options)
-    if geometry.pointwise:
-        return PointwiseGemm(geometry, group, channels, kernels, options)
-    return Im2colGemm(geometry, group, channels, kernels, options)
+    algorithm = (PointwiseGemm if geometry.pointwise else Im2colGemm)(geometry, group, channels, kernels, options)
+    algorithm.caffe_order = exact
+    return algorithm

@@ -205,5 +205,42 @@ def _foldable(layer):
 
 @register("Deconvolution")
 class Deconvolution(_ConvBase):
-    """Convolution's backward-data pass run forward, and its forward run backward."""
+    """Convolution's backward-data pass run forward, and its forward run
+    backward. FCN's upsampling layers (surgery's bilinear kernels) join no
+    two different channels: when every such kernel is zero and the input
+    finite, the forward pass runs channel by channel (as a grouped layer),
+    21x fewer multiplications for VOC's 21 classes, with the same sums
+    (the skipped terms are exact zeros; a NaN or infinity in the input
+    takes the full pass, which spreads it across channels as Caffe does)."""
     transposed = True
+
+    def setup(self, bottom, top):
+        super().setup(bottom, top)
+        self.per_channel = None       # the algorithm for a channel-by-channel pass, made when first used
+
+    def _forward(self, bottom, top, relu_slope):
+        kernels = self._diagonal()
+        if kernels is None or not all(np.isfinite(b.data).all() for b in bottom):
+            super()._forward(bottom, top, relu_slope)
+            return
+        if self.per_channel is None:
+            self.per_channel = choose(self.geometry, self.channels, self.channels, self.channels,
+                                      self.param.convolution_param.engine, self.options)
+        for b, t in zip(bottom, top):
+            out = t.data
+            for n in range(b.shape[0]):
+                self.per_channel.backward_data(b.data[n], kernels, out[n])
+            if self.bias_term:
+                out += self.blobs[1].data.reshape(1, -1, 1, 1)
+
+    def _diagonal(self):
+        """The kernels (C, 1, kh, kw) from each channel to itself, if every
+        kernel between two different channels is zero; else None."""
+        c = self.channels
+        if self.group != 1 or self.num_output != c or c < 2:
+            return None
+        flat = self.blobs[0].data.reshape(c, c, -1)
+        own = flat[np.arange(c), np.arange(c)]
+        if np.count_nonzero(flat) != np.count_nonzero(own):
+            return None
+        return own.reshape(c, 1, self.geometry.kh, self.geometry.kw)

@@ -73,6 +73,35 @@ def col2im(col, kh, kw, ph, pw, sh, sw, dh, dw, ow, y0, y1, c0, c1, img):
                             img[c, iy, x * sw + shift] += col[row, base + x]
 
 
+@numba.njit(nogil=True, cache=True)
+def col2im_pixels(col_t, kh, kw, ph, pw, sh, sw, ow, y0, y1, c0, c1, img):
+    """col2im from the transposed col band: one row per pixel of output rows
+    [y0, y1), its columns (channel - c0, kernel row, kernel column), added
+    into channels [c0, c1) of `img`. Each pixel's kernel rows are runs
+    contiguous on both sides, so the adds vectorize where col2im's, a
+    stride apart, cannot (FCN's upsampling: kernels 4 to 64 wide, strides 2
+    to 32). No dilation."""
+    height, width = img.shape[1], img.shape[2]
+    for y in range(y0, y1):
+        for x in range(ow):
+            src = col_t[(y - y0) * ow + x]
+            shift = x * sw - pw
+            lo = max(0, -shift)
+            hi = min(kw, width - shift)
+            if hi <= lo:
+                continue
+            for c in range(c0, c1):
+                for ki in range(kh):
+                    iy = y * sh - ph + ki
+                    if iy < 0 or iy >= height:
+                        continue
+                    start = ((c - c0) * kh + ki) * kw
+                    run = src[start + lo:start + hi]
+                    dst = img[c, iy][shift + lo:shift + hi]
+                    for t in range(hi - lo):
+                        dst[t] += run[t]
+
+
 class Workspace(threading.local):
     """A float32 buffer per thread, reused by every layer in turn (Caffe's
     col_buffer): im2col allocates nothing after the first pass."""
@@ -192,6 +221,8 @@ class Im2colGemm(ConvAlgorithm):
         return [(k, a, b) for k in range(self.group) for a, b in self.workers.split(rows, parts)]
 
     takes_residual = True
+    # Sums in Caffe's order (engine: CAFFE, FCN_CONV=im2col); set by choose().
+    caffe_order = False
 
     def forward(self, images, weights, bias, out, relu_slope=None, scale=None, residual=None):
         """Large maps, many bands: image by image, one band per worker.
@@ -271,6 +302,9 @@ class Im2colGemm(ConvAlgorithm):
         od = out_diff.reshape(self.group, -1, oh * ow)
         slices = self.slices(cg)
         image_diff[...] = 0
+        if not self.caffe_order and (g.sh > 1 or g.sw > 1) and (g.dh, g.dw) == (1, 1):
+            self.backward_data_by_pixel(od, w, image_diff, (oh, ow), slices)
+            return
         for y0, y1 in self.bands(c, (oh, ow), w.size):
             col = WORKSPACE.get(c * per, (y1 - y0) * ow)
             col3 = col.reshape(self.group, cg * per, -1)
@@ -280,6 +314,25 @@ class Im2colGemm(ConvAlgorithm):
                 np.matmul(w[k].T[a * per:b * per], od[k][:, y0 * ow:y1 * ow], out=col3[k][a * per:b * per])
                 col2im(col, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, ow, y0, y1,
                        k * cg + a, k * cg + b, image_diff)
+            self.workers.parallel(work, slices)
+
+    def backward_data_by_pixel(self, od, w, image_diff, out_hw, slices):
+        """backward_data for strided kernels (FCN's upsampling Deconvolutions
+        run it forward): the col band transposed, one row per pixel, so that
+        col2im adds contiguous runs (col2im_pixels). Each worker makes and
+        adds its own slice of the channels. The sums are Caffe's, added in
+        another order: not under engine: CAFFE or FCN_CONV=im2col."""
+        g = self.geometry
+        (oh, ow), per = out_hw, g.kh * g.kw
+        cg = image_diff.shape[0] // self.group
+        # Each worker's band of col holds only its own channels.
+        for y0, y1 in self.bands(max(b - a for _, a, b in slices), (oh, ow), w.size):
+            def work(s):
+                k, a, b = s
+                col_t = WORKSPACE.get((y1 - y0) * ow, (b - a) * per)
+                np.matmul(od[k][:, y0 * ow:y1 * ow].T, w[k][:, a * per:b * per], out=col_t)
+                col2im_pixels(col_t, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, ow, y0, y1,
+                              k * cg + a, k * cg + b, image_diff)
             self.workers.parallel(work, slices)
 
     def weight_gradient(self, image, out_diff, weight_diff):

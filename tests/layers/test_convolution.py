@@ -249,3 +249,36 @@ def test_small_maps_leave_winograd_for_im2col_with_the_same_results():
         assert used == ([expect] if expect == "small_maps" else [])
         w, b = layer.blobs[0].data, layer.blobs[1].data
         np.testing.assert_allclose(top[0].data, naive_conv(x, w, b, (1, 1), (1, 1), (1, 1), 1), rtol=1e-4, atol=1e-4)
+
+
+def test_upsampling_that_joins_no_two_channels_runs_channel_by_channel():
+    """FCN's bilinear upsampling (surgery.interp: every kernel between two
+    different channels zero) takes a per-channel pass with the very same
+    sums as the full pass and numpy's scatter; a NaN in the input takes the
+    full pass, spreading to every channel as in Caffe; one nonzero kernel
+    off the diagonal takes the full pass too."""
+    from weights.surgery import upsample_filt
+    text = ('type: "Deconvolution" convolution_param { num_output: 5 kernel_size: 8 stride: 4 pad: 2 '
+            'bias_filler { type: "gaussian" } }')
+    x = np.random.default_rng(12).standard_normal((2, 5, 6, 7)).astype(np.float32)
+    layer, bottom, top = make_layer(text, [x], options=Options())
+    w = layer.blobs[0].data
+    w[...] = 0
+    w[np.arange(5), np.arange(5)] = upsample_filt(8)
+    assert layer._diagonal() is not None
+    layer.forward(bottom, top)
+    assert layer.per_channel is not None
+    fast = top[0].data.copy()
+    expected = naive_deconv(x, w, (4, 4), (2, 2), 1) + layer.blobs[1].data.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(fast, expected, rtol=1e-5, atol=1e-5)
+    full = top[0].data
+    layer._diagonal = lambda: None               # the full pass, for the same weights
+    layer.forward(bottom, top)
+    np.testing.assert_array_equal(fast, full)
+    del layer._diagonal
+    bottom[0].data[0, 1, 2, 3] = np.nan
+    layer.forward(bottom, top)
+    assert np.isnan(top[0].data[0]).any(axis=(1, 2)).all()       # every channel, as Caffe
+    bottom[0].data[...] = x
+    w[0, 1, 0, 0] = 0.5
+    assert layer._diagonal() is None
