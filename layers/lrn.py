@@ -18,29 +18,42 @@ def across_forward(x, size, alpha_over_size, k, beta, scale, y, p0, p1):
     """Pixels [p0, p1) of every (N, C, pixels) plane. The window slides
     along the channels as in Caffe, in float32: the first channel's scale
     sums its window, each next one adds the square entering the window,
-    then subtracts the one leaving it."""
+    then subtracts the one leaving it. Each channel's pixels are taken as
+    a 1-D slice, so that the loops over them vectorize."""
     n, c = x.shape[0], x.shape[1]
     pre = (size - 1) // 2
+    m = p1 - p0
     for i in range(n):
-        for p in range(p0, p1):
-            scale[i, 0, p] = k
+        first = scale[i, 0][p0:p1]
+        for t in range(m):
+            first[t] = k
         for j in range(size):
             src = j - pre
             if 0 <= src < c:
-                for p in range(p0, p1):
-                    scale[i, 0, p] += alpha_over_size * (x[i, src, p] * x[i, src, p])
+                xs = x[i, src][p0:p1]
+                for t in range(m):
+                    first[t] += alpha_over_size * (xs[t] * xs[t])
         for ch in range(1, c):
             head, tail = ch + size - 1 - pre, ch - 1 - pre
-            for p in range(p0, p1):
-                s = scale[i, ch - 1, p]
-                if head < c:
-                    s += alpha_over_size * (x[i, head, p] * x[i, head, p])
-                if tail >= 0:
-                    s += -alpha_over_size * (x[i, tail, p] * x[i, tail, p])
-                scale[i, ch, p] = s
+            prev, cur = scale[i, ch - 1][p0:p1], scale[i, ch][p0:p1]
+            xh = x[i, min(head, c - 1)][p0:p1]
+            xt = x[i, max(tail, 0)][p0:p1]
+            if head < c and tail >= 0:
+                for t in range(m):
+                    cur[t] = prev[t] + alpha_over_size * (xh[t] * xh[t]) + -alpha_over_size * (xt[t] * xt[t])
+            elif head < c:
+                for t in range(m):
+                    cur[t] = prev[t] + alpha_over_size * (xh[t] * xh[t])
+            elif tail >= 0:
+                for t in range(m):
+                    cur[t] = prev[t] + -alpha_over_size * (xt[t] * xt[t])
+            else:
+                for t in range(m):
+                    cur[t] = prev[t]
         for ch in range(c):
-            for p in range(p0, p1):
-                y[i, ch, p] = scale[i, ch, p] ** -beta * x[i, ch, p]
+            sc, xc, yc = scale[i, ch][p0:p1], x[i, ch][p0:p1], y[i, ch][p0:p1]
+            for t in range(m):
+                yc[t] = sc[t] ** -beta * xc[t]
 
 
 @numba.njit(nogil=True, cache=True)
