@@ -43,24 +43,22 @@ def finish_rows(src, c0, c1, r0, r1, scale, shift, rectify, slope, dst, d0):
     n = c1 - c0
     same = src.ctypes.data == dst.ctypes.data and c0 == d0
     for r in range(r0, r1):
-        s, b = scale[r], shift[r]
+        row = src[r][c0:c1]
         if same:
-            row = src[r][c0:c1]
-            if rectify:
-                for c in range(n):
-                    row[c] = relu(row[c] * s + b, slope)
-            else:
-                for c in range(n):
-                    row[c] = row[c] * s + b
-            continue
-        a = src[r][c0:c1]
-        out = dst[r][d0:d0 + n]
-        if rectify:
-            for c in range(n):
-                out[c] = relu(a[c] * s + b, slope)
+            affine_row(row, row, scale[r], shift[r], rectify, slope)
         else:
-            for c in range(n):
-                out[c] = a[c] * s + b
+            affine_row(row, dst[r][d0:d0 + n], scale[r], shift[r], rectify, slope)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def affine_row(a, out, s, b, rectify, slope):
+    """out = a * s + b, through relu if `rectify` (out may be a)."""
+    if rectify:
+        for c in range(out.size):
+            out[c] = relu(a[c] * s + b, slope)
+    else:
+        for c in range(out.size):
+            out[c] = a[c] * s + b
 
 
 @numba.njit(nogil=True, cache=True)
