@@ -38,10 +38,18 @@ fuzz: install
 # BVLC's own pycaffe suite (../shared/upstream/pycaffe-test, unchanged) against
 # compat/, laid out as in Caffe's tree: test_draw.py draws every prototxt under
 # the tree's models/ and examples/ (here the published FCN and GoogLeNet nets),
-# to PNG through Graphviz's `dot` (apt-get install graphviz). The suite imports six.
+# to PNG through Graphviz's `dot`: installed with apt-get when missing and run as
+# root, else named in one line. The suite imports six.
 SUITE := ../shared/upstream/pycaffe-test
 TREE := build/caffe-tree
 pycaffe-suite: install
+	@[ -d $(SUITE) ] || { echo "pycaffe-suite: $(SUITE) is missing: the suite comes with ../shared beside the checkout"; exit 2; }
+	@command -v dot >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "pycaffe-suite: test_draw needs Graphviz's dot; installing it (apt-get install graphviz)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null 2>&1 || \
+	      { echo "pycaffe-suite: apt-get could not install graphviz; install Graphviz's dot and run again"; exit 2; }; \
+	  else echo "pycaffe-suite: test_draw needs Graphviz's dot: install Graphviz (apt-get install graphviz) and run again"; exit 2; fi; }
 	$(PY) -m pip install -q six
 	rm -rf $(TREE) && mkdir -p $(TREE)/python/caffe $(TREE)/models $(TREE)/examples
 	cp -r $(SUITE) $(TREE)/python/caffe/test

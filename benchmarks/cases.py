@@ -21,8 +21,8 @@ import numpy as np
 from benchmarks.nets import CACHE, by_label, files, image, net_param
 from common.atomic import atomic_path
 from common.images import bgr_chw, read_rgb
-from layers.net import Net
-from layers.options import Options
+from core.net import Net
+from core.options import Options
 from tools.infer import parse_mean
 from tools.netload import image_net
 from tools.time import conv_gflop

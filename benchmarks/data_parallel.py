@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from layers.options import Options
+from core.options import Options
 from netspec import fcn_models
 from solvers.distributed import join
 from tools.time import timing_net

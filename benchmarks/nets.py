@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layers.net import Net
+from core.net import Net
 from netspec import caffe_pb2, fcn_models
 from netspec.prototxt import write_text
 from netspec.resnet import resnet

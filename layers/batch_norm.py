@@ -4,7 +4,7 @@ of mean and variance and their scale factor, never learned (lr_mult 0), as in
 Caffe; the affine part is a separate Scale layer."""
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 from netspec import caffe_pb2
 
 

@@ -1,7 +1,7 @@
 """Concat and its inverse Slice, along one axis."""
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 
 
 def _axis(layer, blob, p, legacy):

@@ -1,6 +1,6 @@
 """Convolution and Deconvolution (its transpose): the layers' semantics.
 How the arithmetic runs is an algorithm chosen once at setup
-(layers/conv_algorithm.py: im2col + GEMM, 1x1 GEMM or Winograd).
+(backends/factory.py: im2col + GEMM, 1x1 GEMM or Winograd).
 
 Weights are (out, in/group, kh, kw) for Convolution and (in, out/group, kh,
 kw) for Deconvolution, as in Caffe. Deconvolution runs Convolution's
@@ -8,8 +8,8 @@ backward-data pass forward, and its forward pass backward.
 """
 import numpy as np
 
-from layers.base import Layer, register
-from layers.conv_algorithm import choose
+from backends.factory import choose
+from core.layer import Layer, register
 from netspec import caffe_pb2
 from netspec.geometry import fields_of, read_window
 

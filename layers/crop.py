@@ -1,7 +1,7 @@
 """Crop: cut bottom[0] to the shape of bottom[1] from `axis` on, at offsets."""
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 
 
 @register("Crop")

@@ -2,8 +2,8 @@
 import numba
 import numpy as np
 
-from layers.base import Layer, register
-from layers.kernels import relu, relu_forward
+from backends.cpu.kernels import relu, relu_forward
+from core.layer import Layer, register
 from netspec import caffe_pb2
 
 EP = caffe_pb2.EltwiseParameter

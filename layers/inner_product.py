@@ -3,7 +3,7 @@ or (K, N) with transpose: true), as Caffe's fully connected layer."""
 import numpy as np
 
 from common import sizes
-from layers.base import Layer, register
+from core.layer import Layer, register
 
 
 @register("InnerProduct")

@@ -1,7 +1,7 @@
 """EuclideanLoss and SigmoidCrossEntropyLoss (SoftmaxWithLoss lives with Softmax)."""
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 from layers.softmax import normalizer
 from netspec import caffe_pb2
 

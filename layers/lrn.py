@@ -8,8 +8,8 @@ size x size window, y = x * scale^-beta.
 import numba
 import numpy as np
 
-from layers.base import Layer, register
-from layers.kernels import ave_pool, ave_pool_backward
+from backends.cpu.kernels import ave_pool, ave_pool_backward
+from core.layer import Layer, register
 from netspec import caffe_pb2
 
 

@@ -5,8 +5,8 @@ otherwise), so in-place use behaves as it does in Caffe.
 """
 import numpy as np
 
-from layers.base import Layer, register
-from layers.kernels import relu_backward, relu_forward
+from backends.cpu.kernels import relu_backward, relu_forward
+from core.layer import Layer, register
 from netspec import caffe_pb2
 
 

@@ -9,8 +9,8 @@ import math
 import numba
 import numpy as np
 
-from layers.base import Layer, register
-from layers.kernels import ave_pool, ave_pool_backward
+from backends.cpu.kernels import ave_pool, ave_pool_backward
+from core.layer import Layer, register
 from netspec import caffe_pb2
 from netspec.geometry import fields_of, read_window
 

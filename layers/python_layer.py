@@ -9,15 +9,15 @@ ast.literal_eval: nothing read from a file is ever eval'd here).
 """
 import importlib
 
-from layers.base import Layer, register
-from layers.blob import Blob
+from core.blob import Blob
+from core.layer import Layer, register
 
 # Published module names -> where their layers live in this project.
 BUILTIN_MODULES = {
-    "voc_layers": "layers.data.voc",
-    "siftflow_layers": "layers.data.siftflow",
-    "nyud_layers": "layers.data.nyud",
-    "pascalcontext_layers": "layers.data.pascalcontext",
+    "voc_layers": "layers.data.release.voc",
+    "siftflow_layers": "layers.data.release.siftflow",
+    "nyud_layers": "layers.data.release.nyud",
+    "pascalcontext_layers": "layers.data.release.pascalcontext",
 }
 
 

@@ -1,7 +1,7 @@
 """Reduction: SUM, ASUM, SUMSQ or MEAN of every axis from `axis` on, times coeff."""
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 from netspec import caffe_pb2
 
 RP = caffe_pb2.ReductionParameter

@@ -1,7 +1,7 @@
 """Reshape and Flatten: new shapes over the same data (views, no copies)."""
 
 from common import sizes
-from layers.base import Layer, register
+from core.layer import Layer, register
 
 
 class _View(Layer):

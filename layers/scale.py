@@ -5,7 +5,7 @@ bottom[0]'s from `axis`, for `num_axes` axes (-1: to the end).
 """
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 from netspec import caffe_pb2
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from common import sizes
-from layers.base import Layer, register
+from core.layer import Layer, register
 from netspec import caffe_pb2
 
 LP = caffe_pb2.LossParameter

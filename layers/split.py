@@ -1,7 +1,7 @@
 """Split (one blob to many readers, gradients summed) and Silence."""
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 
 
 @register("Split")

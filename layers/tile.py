@@ -2,7 +2,7 @@
 import numpy as np
 
 from common import sizes
-from layers.base import Layer, register
+from core.layer import Layer, register
 
 
 @register("Tile")

@@ -8,7 +8,7 @@ and width of a third bottom, the pooling's own input, whatever Caffe's
 rounding made of it."""
 import numpy as np
 
-from layers.base import Layer, register
+from core.layer import Layer, register
 
 
 @register("Upsample")

@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 from common.errors import FCNError
-from layers.net import Net
-from layers.options import Options
+from core.net import Net
+from core.options import Options
 from netspec import caffe_pb2, read_net, read_solver
 from solvers.snapshot import read_state, write_state
 from solvers.updates import RULES

@@ -19,7 +19,7 @@ import sys
 from datetime import datetime
 
 from common.errors import FCNError
-from layers.options import Options
+from core.options import Options
 
 USAGE = """caffe: command line brew
 usage: caffe <command> <args>

@@ -11,7 +11,7 @@ import os
 import sys
 
 from common.errors import FCNError
-from layers.options import Options
+from core.options import Options
 
 COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info",
             "draw", "download", "run", "pycaffe", "table"]
@@ -69,6 +69,18 @@ def main(argv=None, exit_at_once=False):
     except KeyboardInterrupt:
         print(f"fcn {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
+
+
+def closed_pipe():
+    """The reader of our output has gone (`fcn info NET | head -1`): end
+    quietly, as a Unix tool killed by SIGPIPE does (exit 141). Later
+    writes, and the flush at exit, go nowhere instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
 
 
 def abort_job(code):
@@ -82,7 +94,12 @@ def abort_job(code):
 
 def entry():
     """The `fcn` command."""
-    sys.exit(main(exit_at_once=True))
+    code = main(exit_at_once=True)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = closed_pipe()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,23 @@
-"""`fcn convert`: weights between .caffemodel, .caffemodel.h5 and .npz.
+"""`fcn convert`: weights between .caffemodel, .caffemodel.h5, .npz and
+.safetensors.
 
 The arrays pass unchanged, bit for bit. A caffemodel in (V2, V1 or with
 legacy 4-D dims) keeps its layers' parameters when written back as a
-caffemodel, upgraded to V2. With --net, the weights are carried into that
+caffemodel, upgraded to V2; through .safetensors it comes back as the
+same file, byte for byte (its NetParameter rides in the metadata). Blobs
+with legacy dims leave in the shapes their layers' types give them. With --net, the weights are carried into that
 net's layers by transplant (copy, coerce to the net's shape, or drop, each
 reported), and written as that net would save them.
 """
+import sys
+
 from common.atomic import write_atomic
 from common.errors import FCNError
-from layers.net import Net
+from core.net import Net
 from tools.netload import load_net_param
-from weights.caffemodel import read_caffemodel, save_weights
+from weights.caffemodel import read_caffemodel, read_weights, save_weights
 from weights.formats import kind_of, load_arrays, save_arrays
+from weights.safetensors_io import caffemodel_to_safetensors, safetensors_to_caffemodel
 from weights.surgery import transplant_arrays
 
 HELP = ("convert weights between .caffemodel, .caffemodel.h5, .npz and .safetensors "
@@ -56,7 +62,8 @@ def run(args):
     if args.output.endswith(".onnx"):
         return to_onnx(args)
     kind_of(args.output)
-    arrays = load_arrays(args.input)
+    legacy_kept: list = []
+    arrays = read_weights(args.input, legacy_kept) if kind_of(args.input) == "caffemodel" else load_arrays(args.input)
     if args.net:
         net_param, source = load_net_param(args.net)
         net = Net(net_param, "TEST", source=source, options=args.options)
@@ -69,8 +76,16 @@ def run(args):
             save_weights(net, args.output)
     elif kind_of(args.input) == "caffemodel" and kind_of(args.output) == "caffemodel":
         write_atomic(args.output, read_caffemodel(args.input).SerializeToString())   # upgraded to V2
-    else:
+    elif kind_of(args.input) == "caffemodel" and kind_of(args.output) == "safetensors":
+        if not caffemodel_to_safetensors(args.input, args.output):
+            print(f"{args.input}: its parameters are too large to carry as metadata; only the blobs are kept",
+                  file=sys.stderr)
+    elif not (kind_of(args.input) == "safetensors" and kind_of(args.output) == "caffemodel"
+              and safetensors_to_caffemodel(args.input, args.output)):
         save_arrays(args.output, arrays)
+    for name, index, shape in legacy_kept:
+        print(f"{args.input}: layer {name!r} blob {index} keeps its legacy dims {list(shape)}: its type does "
+              "not say its true shape", file=sys.stderr)
     count = sum(a.size for blobs in arrays.values() for a in blobs)
     print(f"{args.input} -> {args.output}: {len(arrays)} layers, {count:,} values")
     return 0

@@ -9,7 +9,7 @@ import subprocess
 
 from common.atomic import write_atomic
 from common.errors import FCNError
-from layers.net import filter_net, phase_value
+from core.net import filter_net, phase_value
 from netspec import caffe_pb2
 from tools.netload import load_net_param
 from tools.shapes import blob_shapes

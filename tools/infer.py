@@ -12,11 +12,11 @@ import threading
 import numpy as np
 from PIL import Image
 
+from backends.cpu.kernels import relu_forward
 from common.errors import FCNError
 from common.images import bgr_chw, read_rgb, save_image
 from common.palette import make_palette, pil_palette
-from layers.kernels import relu_forward
-from layers.net import Net
+from core.net import Net
 from tools.netload import image_net
 from tools.progress import progress
 from weights.caffemodel import copy_weights

@@ -13,7 +13,7 @@ import numpy as np
 from common import sizes
 from common.atomic import write_atomic
 from common.errors import FCNError
-from layers.net import Net
+from core.net import Net
 from tools.net_stats import geometry, learnable_counts
 from tools.netload import load_net_param, with_inputs
 from tools.shapes import parse_size
@@ -73,7 +73,7 @@ def net_info(model, size, options=None, json_path=None):
     net_param, source = load_net_param(model)
     net = Net(with_inputs(net_param, size, {}), "TEST", source=source, options=options)
     print(f"{source}: net {net.name or '(unnamed)'}, {len(net.layers)} layers (TEST, {size[0]}x{size[1]} input)")
-    width = max(len(name) for name in net.layer_names)
+    width = max((len(name) for name in net.layer_names), default=0)
     total = 0
     for name, layer, top in zip(net.layer_names, net.layers, net.top_vecs):
         shapes = ", ".join(" x ".join(map(str, t.shape)) for t in top) or "-"

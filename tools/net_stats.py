@@ -45,6 +45,7 @@ def geometry(net) -> dict:
                 rf, stride = rf + (max(h, w) - 1) * stride, stride * max(h, w)
             else:
                 window = read_window(fields_of(p), layer.name, axes=None)
+                assert window is not None       # a kernel is required here
                 extent, step = max(window.extent), max(window.stride)
                 if kind == "Deconvolution":
                     rf += (-(-extent // step) - 1) * stride

@@ -2,7 +2,7 @@
 import os
 
 from common.errors import FCNError
-from layers.net import Net
+from core.net import Net
 from netspec import caffe_pb2, fcn_models, read_net
 from weights.caffemodel import copy_weights
 
@@ -15,7 +15,11 @@ def load_net_param(model, train=False):
     or its train net if `train`)."""
     if not os.path.isfile(model) and model in fcn_models.model_names(extras=True):
         return fcn_models.net(model, fcn_models.splits(model)[0 if train else 1]), model
-    return read_net(model), model
+    net_param = read_net(model)
+    if not len(net_param.layer):
+        name = f"net {net_param.name!r}" if net_param.name else "the net"
+        raise FCNError(f"{model}: {name} has no layers; nothing to run")
+    return net_param, model
 
 
 def parse_inputs(specs):

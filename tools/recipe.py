@@ -19,7 +19,7 @@ from PIL import Image
 
 from common.images import read_rgb, save_image
 from common.palette import make_palette
-from layers.net import Net
+from core.net import Net
 from netspec import fcn_models, read_net, read_solver
 from netspec.prototxt import write_text
 from solvers.score import seg_tests

@@ -3,7 +3,7 @@ import json
 
 from common.atomic import write_atomic
 from common.errors import FCNError
-from layers.net import Net
+from core.net import Net
 from tools.netload import load_net_param, parse_inputs, with_inputs
 
 HELP = "print every blob's shape (TEST phase; data layers become inputs of --size)"
@@ -35,7 +35,7 @@ def blob_shapes(model, size=(500, 500), inputs=None, options=None):
 
 def run(args):
     shapes = blob_shapes(args.model, parse_size(args.size), parse_inputs(args.input), args.options)
-    width = max(len(name) for name in shapes)
+    width = max((len(name) for name in shapes), default=0)
     for name, shape in shapes.items():
         print(f"{name:<{width}}  {' x '.join(map(str, shape)) or 'scalar'}")
     if args.json:

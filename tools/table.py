@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from layers.net import Net
+from core.net import Net
 from netspec import fcn_models
 from solvers.score import compute_hist, metrics
 from tools.net_stats import geometry, learnable_counts

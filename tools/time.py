@@ -13,7 +13,7 @@ import numpy as np
 
 from common.atomic import write_atomic
 from common.errors import FCNError
-from layers.net import Net
+from core.net import Net
 from tools.netload import load_net_param, parse_inputs, with_inputs
 from tools.shapes import parse_size
 from weights.caffemodel import copy_weights
@@ -100,7 +100,7 @@ def run(args):
     net = timing_net(args.model, args.phase, parse_size(args.size), parse_inputs(args.input), args.weights,
                      options=args.options)
     result = time_net(net, args.iterations, args.forward_only)
-    width = max(len(name) for name in net.layer_names)
+    width = max((len(name) for name in net.layer_names), default=0)
     for name, t in result["layers"].items():
         back = "" if args.forward_only else f"  backward: {t['backward_ms']:9.3f} ms"
         print(f"{name:>{width}}  forward: {t['forward_ms']:9.3f} ms{back}")

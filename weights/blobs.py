@@ -19,6 +19,30 @@ def legacy_shape(shape):
     return (1,) * (4 - len(shape)) + tuple(shape) if len(shape) <= 4 else tuple(shape)
 
 
+# Layer types (V2, V1 and V0 names) whose blobs' true shapes follow from
+# their legacy 4-D dims: Caffe's layers of these types create them so.
+CONVOLUTIONS = {"Convolution", "Deconvolution", "CONVOLUTION", "DECONVOLUTION", "conv"}
+INNER_PRODUCTS = {"InnerProduct", "INNER_PRODUCT", "innerproduct"}
+
+
+def natural_shape(kind: str, index: int, legacy: tuple) -> tuple | None:
+    """The shape Caffe's layer of type `kind` gives its blob `index`, for a
+    blob stored with legacy dims (num, channels, height, width), as V1 files
+    store every blob; None where the type does not say (the legacy shape
+    then stands). Kernels keep all four axes, an InnerProduct's weights are
+    (height, width), biases one axis."""
+    n, c, h, w = legacy
+    if kind not in CONVOLUTIONS and kind not in INNER_PRODUCTS:
+        return None
+    if index == 1 and n == c == h == 1:
+        return (w,)
+    if index == 0 and kind in CONVOLUTIONS:
+        return tuple(legacy)
+    if index == 0 and n == c == 1:
+        return (h, w)
+    return None
+
+
 def to_array(proto, where):
     shape = proto_shape(proto)
     values = proto.double_data if len(proto.double_data) else proto.data

@@ -17,7 +17,7 @@ from common.errors import FCNError, open_input
 from common.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
 from netspec import caffe_pb2
 from netspec.upgrade import upgrade_net
-from weights.blobs import legacy_shape, to_proto
+from weights.blobs import legacy_shape, natural_shape, to_proto
 from weights.npz import read_npz
 from weights.wire import Caffemodel
 
@@ -81,16 +81,33 @@ def read_caffemodel(path):
     return upgrade_net(net, path)
 
 
-def read_weights(path: str) -> dict[str, list[np.ndarray]]:
-    """{layer name: [float32 arrays]} of a caffemodel or caffemodel.h5, in file order."""
+def read_weights(path: str, legacy_kept: list | None = None) -> dict[str, list[np.ndarray]]:
+    """{layer name: [float32 arrays]} of a caffemodel or caffemodel.h5, in
+    file order. Blobs stored with legacy 4-D dims (V1 files) take the shape
+    their layer's type gives them, as Caffe's net does on loading, so that
+    they leave for formats without legacy dims (HDF5, npz, a V2 caffemodel)
+    in shapes real Caffe loads; where the type does not say, the legacy
+    shape stands and (layer, index, shape) is added to `legacy_kept`."""
     if is_hdf5(path):
         return read_hdf5_weights(path)
     out = {}
     with Caffemodel(path) as model:
         for name, blobs in model.layers():
-            out[name] = [_shaped(blob.array(), blob.shape, f"{path}: layer {name!r} blob {i}")
-                         for i, blob in enumerate(blobs)]
+            out[name] = [_shaped(blob.array(), stored_shape(model, name, i, blob, legacy_kept),
+                                 f"{path}: layer {name!r} blob {i}") for i, blob in enumerate(blobs)]
     return out
+
+
+def stored_shape(model, name, index, blob, legacy_kept=None):
+    """The shape a blob of `model` leaves the file in (read_weights)."""
+    if blob.dims is not None or not blob.has_legacy:
+        return blob.shape
+    shape = natural_shape(model.kinds.get(name, ""), index, blob.legacy)
+    if shape is None or sizes.count(shape) != sizes.count(blob.legacy):
+        if legacy_kept is not None:
+            legacy_kept.append((name, index, tuple(blob.legacy)))
+        return tuple(blob.legacy)
+    return shape
 
 
 def _shaped(array, shape, where):

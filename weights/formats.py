@@ -66,7 +66,9 @@ def describe(path):
         text = "binary caffemodel, " + (" + ".join(sorted(layouts)) or "no layers")
         return text, [(name, kinds.get(name, ""), shapes) for name, shapes in layers]
     if kind == "safetensors":     # shapes from the header: no data read
-        return "safetensors (keys layer/i)", [(name, "", shapes) for name, shapes in describe_safetensors(path)]
+        shapes, whole = describe_safetensors(path)
+        text = "safetensors (keys layer/i" + (", with the caffemodel's NetParameter)" if whole else ")")
+        return text, [(name, "", blobs) for name, blobs in shapes]
     if kind == "hdf5":     # shapes from the file's metadata: no data read
         with open_hdf5(path, "a weights file") as f:
             layers = hdf5_layers(path, f)

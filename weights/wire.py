@@ -4,7 +4,8 @@ Parsing a 537 MB caffemodel with protobuf copies every float into a Python
 container and back out; here the file is memory-mapped, each layer's name
 and blobs are located by their field numbers (LayerParameter: name 1,
 blobs 7; V1LayerParameter: name 4, blobs 6, V0 layer 1; V0LayerParameter:
-name 1, blobs 50; BlobProto: num..width 1-4, data 5, shape 7, double_data 8),
+name 1, blobs 50; BlobProto: num..width 1-4, data 5, diff 6, shape 7,
+double_data 8, double_diff 9),
 and a blob's packed floats are read in place with numpy. Every length is
 checked against the bytes that hold it, so a corrupt length is an error,
 never an allocation. Pages already copied out are handed back to the kernel,
@@ -88,6 +89,7 @@ class WireBlob:
         self.has_legacy = False
         self.span = None            # (begin, stop, dtype) of packed values
         self.values = None          # unpacked values, from very old writers
+        self.packed = []            # (field, begin, stop) of every packed data and diff field
         buf = source.buf
         for number, wire, value, a, b in fields(buf, begin, stop):
             if number == 7 and wire == LENGTH:
@@ -95,7 +97,10 @@ class WireBlob:
             elif 1 <= number <= 4 and wire == VARINT:
                 self.legacy[number - 1] = _int32(value)
                 self.has_legacy = True
-            elif number in (5, 8) and wire == LENGTH:
+            elif number in (5, 6, 8, 9) and wire == LENGTH:
+                self.packed.append((number, a, b))
+                if number in (6, 9):        # diff, double_diff
+                    continue
                 dtype = "<f4" if number == 5 else "<f8"
                 if self.span is None or self.span[2] == "<f4" and dtype == "<f8":
                     self.span = (a, b, dtype)

@@ -8,9 +8,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from layers.net import TEST, TRAIN
-from layers.net import Net as _EngineNet
-from layers.options import Options
+from core.net import TEST, TRAIN
+from core.net import Net as _EngineNet
+from core.options import Options
 from netspec import caffe_pb2, layers, params, read_net, read_solver
 from netspec.net_spec import NetSpec, to_proto
 from solvers.solver import Solver as _EngineSolver

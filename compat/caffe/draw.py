@@ -2,7 +2,7 @@
 `draw` extra), with the boxes and labels of `fcn draw`. Rendering to an
 image needs Graphviz's `dot` program."""
 from common.atomic import write_atomic
-from layers.net import filter_net
+from core.net import filter_net
 from netspec import caffe_pb2
 from tools.draw import to_dot
 

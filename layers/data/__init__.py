@@ -1,2 +1,2 @@
-"""The FCN release's data layers (voc_layers, nyud_layers, siftflow_layers,
-pascalcontext_layers), reached from prototxts through Python layers."""
+"""Layers that bring data in: Input, HDF5Data, Data (LMDB), ImageData,
+MemoryData, DummyData and the DataTransformer they share."""

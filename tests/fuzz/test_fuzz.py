@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layers.net import Net
+from core.net import Net
 from netspec import FCNError, read_net
 from tests.conftest import REFERENCE
 from tools.netload import build_net

@@ -15,8 +15,8 @@ a wrong normalization fails (tests/layers/test_gradcheck.py proves it).
 import numpy as np
 
 import layers.all_layers  # noqa: F401  (registers every layer type)
-from layers.base import create_layer
-from layers.blob import Blob
+from core.blob import Blob
+from core.layer import create_layer
 from netspec import caffe_pb2, parse_text
 
 

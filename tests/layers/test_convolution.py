@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from backends.cpu.im2col import Im2colGemm
+from backends.cpu.pointwise import PointwiseGemm
+from backends.cpu.winograd import Winograd
+from core.options import Options
 from layers.convolution import Convolution  # noqa: F401  (registers the layer)
-from layers.im2col import Im2colGemm
-from layers.options import Options
-from layers.pointwise import PointwiseGemm
-from layers.winograd import Winograd
 from tests.layers.gradcheck import check_gradient, make_layer, run_forward
 
 
@@ -116,7 +116,12 @@ def test_deconvolution_gradient(options, spec, stride, pad, group, shape, nout):
                    options=options)
 
 
-BACKENDS = {"im2col + GEMM": Im2colGemm, "1x1 GEMM": PointwiseGemm, "Winograd": Winograd}
+def winograd(geometry, group, channels, kernels, options):
+    return Winograd(geometry, group, channels, kernels, options,
+                    Im2colGemm(geometry, group, channels, kernels, options))
+
+
+BACKENDS = {"im2col + GEMM": Im2colGemm, "1x1 GEMM": PointwiseGemm, "Winograd": winograd}
 
 
 def applies(name, geometry):

@@ -67,7 +67,7 @@ def test_global_and_mask_top():
 def test_argmax_is_kept_only_where_a_gradient_will_read_it():
     """A deploy net (nothing to backpropagate) keeps no argmax mask; the
     same net with force_backward keeps it, and both pool the same."""
-    from layers.net import Net
+    from core.net import Net
     from netspec import FCNError, caffe_pb2, parse_text
     text = ('layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 6 dim: 6 } } } '
             'layer { name: "pool" type: "Pooling" bottom: "x" top: "y" '

@@ -3,7 +3,7 @@ independent numpy and by finite differences."""
 import numpy as np
 import pytest
 
-from layers.net import Net
+from core.net import Net
 from netspec import FCNError, caffe_pb2, parse_text
 from tests.layers.gradcheck import check_gradient, distinct, make_layer, run_forward
 

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from layers.net import Net
+from core.net import Net
 from netspec import fcn_models, read_net
 from netspec import params as P
 from netspec.prototxt import write_text

@@ -6,7 +6,7 @@ import collections
 import numpy as np
 import pytest
 
-from layers.net import Net
+from core.net import Net
 from netspec.resnet import resnet
 
 

@@ -1,7 +1,7 @@
 """The talk's unpoolings as NetSpec builds them, against numpy."""
 import numpy as np
 
-from layers.net import Net
+from core.net import Net
 from netspec import NetSpec, unpooling
 from netspec import layers as L
 from weights.surgery import nails

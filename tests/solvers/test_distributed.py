@@ -62,7 +62,7 @@ def test_two_ranks_equal_one_process_with_twice_the_iter_size(tmp_path):
 
 
 def test_two_rank_score_prints_the_one_process_metrics(tmp_path):
-    from layers.net import Net
+    from core.net import Net
     from netspec import fcn_models
     from netspec.prototxt import write_text
     from tools.recipe import at_data_root
@@ -148,7 +148,7 @@ def test_the_release_data_layers_deal_their_sequence(tmp_path):
     """voc-fcn8s (narrowed) on the release's SBDD data layer, its seeded
     random order dealt between 2 ranks: the weights after 3 steps equal one
     process's with twice the iter_size."""
-    from layers.net import Net
+    from core.net import Net
     from netspec import fcn_models
     from netspec.prototxt import write_text
     from tools.recipe import at_data_root

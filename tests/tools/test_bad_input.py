@@ -80,6 +80,41 @@ def test_bad_nets(tmp_path, name):
         one_line(fcn("shapes", "--model", str(path)), "syntax.prototxt", message)
 
 
+@pytest.mark.parametrize("command", [["shapes", "--model"], ["info"], ["time", "--model"], ["draw"]])
+@pytest.mark.parametrize("text", ['name: "x"\n', 'name: "x"\nlayer { name: "d" type: "Input" top: "d" '
+                                   'include { phase: TRAIN } }\n'], ids=["no layers", "none in TEST"])
+def test_a_net_with_no_layers_is_one_line(tmp_path, command, text):
+    path = tmp_path / "empty.prototxt"
+    path.write_text(text)
+    out = ["--out", str(tmp_path / "x.png")] if command[0] == "draw" else []
+    result = fcn(*command, str(path), *out)
+    if "TRAIN" in text and command[0] != "info":
+        # Not empty as written: the TEST net has nothing, which is no error
+        # for Caffe either; what matters is that nothing breaks.
+        assert result.returncode in (0, 2) and "Traceback" not in result.stderr, result.stderr
+        return
+    if "TRAIN" in text:
+        assert result.returncode == 0 and "0 layers" in result.stdout, result.stdout + result.stderr
+        return
+    one_line(result, "empty.prototxt: net 'x' has no layers")
+
+
+@pytest.mark.parametrize("command", [["info", "voc-fcn8s"], ["shapes", "--model", "voc-fcn8s"], ["info", "voc-fcn-googlenet"]])
+def test_a_closed_pipe_ends_quietly(command):
+    """`fcn info NET | head -1` once head has gone: its stdout is a pipe
+    whose reader is closed before fcn writes (so every write fails, however
+    short the output). fcn ends as a Unix tool does on SIGPIPE (141), with
+    nothing on stderr."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([sys.executable, "-m", "tools.cli", *command], stdout=write, stderr=subprocess.PIPE,
+                                text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert result.returncode == 141 and result.stderr == "", result.stderr
+
+
 def caffemodel_bytes():
     with open(f"{CASE}/weights.caffemodel", "rb") as f:
         return f.read()

@@ -93,7 +93,7 @@ def test_names_with_slashes_in_every_hdf5_layout_and_npz(tmp_path):
     import h5py
     import numpy as np
 
-    from layers.net import Net
+    from core.net import Net
     from netspec import caffe_pb2, parse_text
     from weights.caffemodel import copy_weights, save_weights
     from weights.formats import load_arrays

@@ -101,20 +101,157 @@ def test_bad_input_is_one_line(tmp_path, args, message):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def net_shapes(prototxt):
+    from core.net import Net
+    from tools.netload import load_net_param
+    net = Net(load_net_param(prototxt)[0], "TEST")
+    return {name: [tuple(b.shape) for b in blobs] for name, blobs in net.params.items()}
+
+
+def assert_shapes_as_caffe_wants(arrays, shapes):
+    """Every blob in exactly the net's shape: what real Caffe's HDF5 loader
+    (hdf5_load_nd_dataset without reshape) and its V2 loader (a blob with
+    `shape` set) demand; neither accepts [1, 1, 1, N] for a bias of [N]."""
+    for name, blobs in arrays.items():
+        assert [tuple(a.shape) for a in blobs] == shapes[name][:len(blobs)], name
+
+
 @pytest.mark.parametrize("ending", [".caffemodel.h5", ".npz"])
-def test_v1_file_converted_to_another_format_loads_where_the_original_does(tmp_path, ending):
-    """A V1 file keeps its legacy 4-D dims (a bias of [1, 1, 1, N]) in HDF5
-    and npz; loading either into the net is accepted as the caffemodel is,
-    and the net then matches real Caffe's blobs."""
+def test_v1_file_through_another_format_to_v2_loads_in_the_net_and_in_caffe(tmp_path, ending):
+    """V1 (legacy 4-D dims) -> HDF5 / npz / safetensors -> V2 caffemodel: the
+    blobs leave in their layers' own shapes (a bias as [N], not [1, 1, 1, N]),
+    so every file of the chain has the net's exact shapes, the V2 file
+    writes them as `shape`, and fcn compare (as strict as Caffe about a V2
+    file's shapes) matches real Caffe's blobs with it."""
+    from weights.caffemodel import read_caffemodel
     v1 = tmp_path / "v1.caffemodel"
     v1.write_bytes(as_v1_with_legacy_dims(f"{CASE}/weights.caffemodel").SerializeToString())
-    out = tmp_path / f"w{ending}"
-    assert fcn("convert", str(v1), str(out)).returncode == 0
-    assert any(len(a.shape) == 4 and a.shape[:3] == (1, 1, 1) for blobs in load_arrays(str(out)).values()
-               for a in blobs), "the legacy dims are still in the converted file"
-    compare = fcn("compare", "--model", f"{CASE}/net.prototxt", "--weights", str(out),
+    middle, v2 = tmp_path / f"w{ending}", tmp_path / "v2.caffemodel"
+    for source, target in ((v1, middle), (middle, v2)):
+        done = fcn("convert", str(source), str(target))
+        assert done.returncode == 0 and not done.stderr, done.stderr
+    shapes = net_shapes(f"{CASE}/net.prototxt")
+    assert_shapes_as_caffe_wants(load_arrays(str(middle)), shapes)
+    written = read_caffemodel(str(v2))
+    assert not len(written.layers) and len(written.layer)
+    for layer in written.layer:
+        for i, blob in enumerate(layer.blobs):
+            assert not blob.HasField("num") and tuple(blob.shape.dim) == shapes[layer.name][i]
+    compare = fcn("compare", "--model", f"{CASE}/net.prototxt", "--weights", str(v2),
                   "--reference", f"{CASE}/blobs.h5")
     assert compare.returncode == 0, compare.stdout[-1000:] + compare.stderr
+
+
+def test_v1_inner_product_and_unknown_types_leave_in_their_shapes(tmp_path):
+    """An INNER_PRODUCT's (1, 1, N, K) weights leave as (N, K) and its bias
+    as (N,); a kernel keeps four axes even with one output; a type whose
+    shapes the file cannot tell keeps its legacy dims, said in one line."""
+    from netspec import caffe_pb2
+    net = caffe_pb2.NetParameter(name="v1")
+    V1 = caffe_pb2.V1LayerParameter
+    for name, kind, dims in (("fc", V1.INNER_PRODUCT, [(1, 1, 3, 5), (1, 1, 1, 3)]),
+                             ("conv", V1.CONVOLUTION, [(1, 2, 3, 3), (1, 1, 1, 1)]),
+                             ("odd", V1.RELU, [(1, 1, 1, 2)])):
+        layer = net.layers.add(name=name, type=kind)
+        for n, c, h, w in dims:
+            layer.blobs.add(num=n, channels=c, height=h, width=w).data.extend(np.arange(n * c * h * w) * 0.5)
+    v1 = tmp_path / "v1.caffemodel"
+    v1.write_bytes(net.SerializeToString())
+    out = tmp_path / "w.caffemodel.h5"
+    done = fcn("convert", str(v1), str(out))
+    assert done.returncode == 0
+    assert {name: [a.shape for a in blobs] for name, blobs in load_arrays(str(out)).items()} == \
+        {"fc": [(3, 5), (3,)], "conv": [(1, 2, 3, 3), (1,)], "odd": [(1, 1, 1, 2)]}
+    assert done.stderr.strip() == f"{v1}: layer 'odd' blob 0 keeps its legacy dims [1, 1, 1, 2]: its type does " \
+        "not say its true shape"
+
+
+def saved_by_net(tmp_path):
+    """A caffemodel as pycaffe's net.save() writes it: every layer,
+    parameter-less ones and their types included."""
+    from core.net import Net
+    from tools.netload import load_net_param
+    from weights.caffemodel import copy_weights, save_weights
+    net = Net(load_net_param(f"{CASE}/net.prototxt")[0], "TEST")
+    copy_weights(net, f"{CASE}/weights.caffemodel")
+    path = tmp_path / "saved.caffemodel"
+    save_weights(net, str(path))        # what compat's net.save() calls
+    return path
+
+
+def odd_but_valid(tmp_path):
+    """A caffemodel using what protobuf allows and Caffe's files hold at
+    times: a diff beside the data, double_data, an empty blob, a field no
+    schema here knows, a repeated layer name, and fields out of number order."""
+    from netspec import caffe_pb2
+    net = caffe_pb2.NetParameter(name="odd")
+    layer = net.layer.add(name="a", type="Convolution")
+    blob = layer.blobs.add()
+    blob.shape.dim.extend([2, 3])
+    blob.data.extend(np.arange(6) * 0.25)
+    blob.diff.extend(np.arange(6) * -1.0)
+    wide = layer.blobs.add()
+    wide.shape.dim.append(2)
+    wide.double_data.extend([1 / 3, 2 / 3])
+    layer.blobs.add()
+    net.layer.add(name="a", type="Scale").blobs.add(data=[7.0], shape=caffe_pb2.BlobShape(dim=[1]))
+    unknown = bytes([0xF8, 0x3E, 0x05])          # field 999, varint 5
+    name_last = bytes([0x0A, 0x01]) + b"z"       # NetParameter.name again, after the layers
+    path = tmp_path / "odd.caffemodel"
+    path.write_bytes(net.SerializeToString() + unknown + name_last)
+    return path
+
+
+@pytest.mark.parametrize("make", ["net.save()", "V1 with legacy dims", "written by Caffe", "odd but valid"])
+def test_caffemodel_through_safetensors_comes_back_byte_for_byte(tmp_path, make):
+    """caffemodel -> .safetensors -> caffemodel is the same file: the whole
+    NetParameter but the blob values rides in the metadata (52 layers stay
+    52, with their types), and the tensors still load as weights."""
+    if make == "net.save()":
+        path = saved_by_net(tmp_path)
+    elif make == "V1 with legacy dims":
+        path = tmp_path / "v1.caffemodel"
+        path.write_bytes(as_v1_with_legacy_dims(f"{CASE}/weights.caffemodel").SerializeToString())
+    elif make == "written by Caffe":
+        path = f"{CASE}/weights.caffemodel"
+    else:
+        path = odd_but_valid(tmp_path)
+    st, back = tmp_path / "w.safetensors", tmp_path / "back.caffemodel"
+    for source, target in ((path, st), (st, back)):
+        done = fcn("convert", str(source), str(target))
+        assert done.returncode == 0 and not done.stderr, done.stderr
+    assert back.read_bytes() == open(path, "rb").read()
+    if make != "odd but valid":
+        assert_same_arrays(load_arrays(str(path)), load_arrays(str(st)))
+    info = fcn("info", str(st))
+    assert info.returncode == 0 and "with the caffemodel's NetParameter" in info.stdout
+
+
+def test_safetensors_edited_in_values_comes_back_with_them_and_in_size_as_a_new_file(tmp_path):
+    """Values changed in place (same shapes) come back in the original
+    file's layout; a tensor of another size no longer fits the skeleton: a
+    plain V2 caffemodel from the tensors, said in one line."""
+    from safetensors.numpy import load_file, save_file
+
+    from weights.safetensors_io import read_header
+    path = saved_by_net(tmp_path)
+    st = tmp_path / "w.safetensors"
+    assert fcn("convert", str(path), str(st)).returncode == 0
+    raw = st.read_bytes()
+    metadata = read_header(str(st), raw, len(raw))[2]
+    tensors = load_file(str(st))
+    tensors["score_fr/1"] = tensors["score_fr/1"] + 1
+    save_file(tensors, str(tmp_path / "edited.safetensors"), metadata=metadata)
+    back = tmp_path / "back.caffemodel"
+    assert fcn("convert", str(tmp_path / "edited.safetensors"), str(back)).returncode == 0
+    assert len(back.read_bytes()) == len(path.read_bytes()) and back.read_bytes() != path.read_bytes()
+    arrays = load_arrays(str(back))
+    np.testing.assert_array_equal(arrays["score_fr"][1], load_arrays(str(path))["score_fr"][1] + 1)
+    tensors["score_fr/1"] = tensors["score_fr/1"][:1]
+    save_file(tensors, str(tmp_path / "cut.safetensors"), metadata=metadata)
+    done = fcn("convert", str(tmp_path / "cut.safetensors"), str(back))
+    assert done.returncode == 0 and "no longer fits the caffemodel" in done.stderr
+    assert load_arrays(str(back))["score_fr"][1].shape == (1,)
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: os.path.relpath(p, REFERENCE))
@@ -160,7 +297,7 @@ def test_convert_to_onnx_matches_fcn_infers_scores(tmp_path):
     ONNX Runtime's scores equal the engine's at two sizes from one file."""
     import onnxruntime as ort
 
-    from layers.net import Net
+    from core.net import Net
     from tools.netload import image_net
     from weights.caffemodel import copy_weights
     out = tmp_path / "fcn8s.onnx"

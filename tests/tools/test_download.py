@@ -152,7 +152,7 @@ def test_download_then_recipe_with_the_published_file_names(tmp_path, server, ca
     published layouts."""
     import numpy as np
 
-    from layers.net import Net
+    from core.net import Net
     from netspec import fcn_models
     from netspec.prototxt import write_text
     from tools import recipe

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from layers.net import Net
+from core.net import Net
 from netspec import read_net
 from solvers.snapshot import read_state
 from weights.caffemodel import copy_weights

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from common.images import bgr_chw
-from layers.net import Net
+from core.net import Net
 from netspec import read_net
 from tests.conftest import PUBLISHED, REFERENCE
 from tools.infer import overlay

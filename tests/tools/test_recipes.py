@@ -7,7 +7,7 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-from layers.net import Net
+from core.net import Net
 from netspec import fcn_models
 from netspec.prototxt import write_text
 from tools import recipe

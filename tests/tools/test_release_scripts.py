@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from layers.net import Net
+from core.net import Net
 from netspec import caffe_pb2, fcn_models, read_text, write_text
 from tests.conftest import PUBLISHED, REFERENCE
 from tools.synthetic import write_dataset

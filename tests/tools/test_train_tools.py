@@ -83,7 +83,7 @@ def test_published_recipe_on_real_layout(tmp_path, capsys):
     """The real-data branch, end to end: data in the release's layout under
     data/, the model folder with its nets (narrowed here to stay fast) and the
     voc-fcn16s weights that solve.py starts from."""
-    from layers.net import Net
+    from core.net import Net
     from netspec import fcn_models
     from netspec.prototxt import write_text as write
     write_dataset(str(tmp_path / "data"), train=3, val=2, size=(40, 48))

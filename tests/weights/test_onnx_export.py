@@ -5,7 +5,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from layers.net import Net
+from core.net import Net
 from netspec import FCNError, caffe_pb2, fcn_models, parse_text
 from weights.onnx_export import export
 

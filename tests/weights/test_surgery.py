@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from layers.net import Net
+from core.net import Net
 from netspec import FCNError, caffe_pb2, parse_text
 from weights.surgery import expand_score, interp, transplant, upsample_filt
 
