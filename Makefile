@@ -79,10 +79,11 @@ bench: install
 			$(PY) -m benchmarks.data_parallel; \
 	else echo "MPI is not installed: no communication figures (make install-mpi adds them)"; fi
 
-# Regenerates netspec/caffe_pb2.py from netspec/caffe.proto.
+# Regenerates netspec/caffe_pb2.py and netspec/dialects/*_pb2.py from
+# netspec/caffe.proto and each fork's netspec/dialects/*.proto.
 proto: install
 	$(PY) -m pip install -q -e '.[proto]'
-	$(PY) -m grpc_tools.protoc -Inetspec --python_out=netspec netspec/caffe.proto
+	$(PY) -m grpc_tools.protoc -I. --python_out=. netspec/caffe.proto netspec/dialects/*.proto
 
 # The release's layout: voc-fcn8s/{train,val,deploy,solver}.prototxt, ...
 nets: install

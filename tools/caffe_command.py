@@ -20,6 +20,7 @@ from datetime import datetime
 
 from common.errors import FCNError
 from core.options import Options
+from tools.cli import closed_pipe
 
 USAGE = """caffe: command line brew
 usage: caffe <command> <args>
@@ -149,10 +150,17 @@ def main(argv=None) -> int:
     except FCNError as err:
         print(f"caffe {command or ''}: error: {err}".replace("  ", " "), file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return closed_pipe()
 
 
 def entry():
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = closed_pipe()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

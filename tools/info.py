@@ -14,6 +14,7 @@ from common import sizes
 from common.atomic import write_atomic
 from common.errors import FCNError
 from core.net import Net
+from netspec import dialects
 from tools.net_stats import geometry, learnable_counts
 from tools.netload import load_net_param, with_inputs
 from tools.shapes import parse_size
@@ -73,6 +74,7 @@ def net_info(model, size, options=None, json_path=None):
     net_param, source = load_net_param(model)
     net = Net(with_inputs(net_param, size, {}), "TEST", source=source, options=options)
     print(f"{source}: net {net.name or '(unnamed)'}, {len(net.layers)} layers (TEST, {size[0]}x{size[1]} input)")
+    print(f"dialect: {dialects.describe(net_param)}")
     width = max((len(name) for name in net.layer_names), default=0)
     total = 0
     for name, layer, top in zip(net.layer_names, net.layers, net.top_vecs):
@@ -86,7 +88,8 @@ def net_info(model, size, options=None, json_path=None):
     print(f"{learnable:,} learnable (lr_mult > 0); depth {shape['depth']} layers that learn; receptive field "
           f"{shape['receptive_field']} and stride {shape['max_stride']} at the coarsest output")
     if json_path:
-        figures = {"net": net.name, "source": source, "layers": len(net.layers), "parameters": total,
+        figures = {"net": net.name, "source": source, "dialect": dialects.describe(net_param),
+                   "layers": len(net.layers), "parameters": total,
                    "learnable_parameters": learnable, **shape,
                    "layer_types": {name: layer.param.type for name, layer in zip(net.layer_names, net.layers)}}
         write_atomic(json_path, json.dumps(figures, indent=1))

@@ -43,6 +43,21 @@ def natural_shape(kind: str, index: int, legacy: tuple) -> tuple | None:
     return None
 
 
+def stored_shape(model, name, index, blob, legacy_kept=None):
+    """The shape a WireBlob of the open caffemodel `model` leaves the file
+    in: its own, or for legacy dims the one its layer's type gives it
+    (natural_shape); where that type does not say, the legacy dims, with
+    (layer, index, dims) added to `legacy_kept`."""
+    if blob.dims is not None or not blob.has_legacy:
+        return blob.shape
+    shape = natural_shape(model.kinds.get(name, ""), index, blob.legacy)
+    if shape is None or sizes.count(shape) != sizes.count(blob.legacy):
+        if legacy_kept is not None:
+            legacy_kept.append((name, index, tuple(blob.legacy)))
+        return tuple(blob.legacy)
+    return shape
+
+
 def to_array(proto, where):
     shape = proto_shape(proto)
     values = proto.double_data if len(proto.double_data) else proto.data

@@ -17,7 +17,7 @@ from common.errors import FCNError, open_input
 from common.hdf5 import declared_bytes, layer_blobs, open_hdf5, read_checked, write_groups
 from netspec import caffe_pb2
 from netspec.upgrade import upgrade_net
-from weights.blobs import legacy_shape, natural_shape, to_proto
+from weights.blobs import legacy_shape, stored_shape, to_proto
 from weights.npz import read_npz
 from weights.wire import Caffemodel
 
@@ -96,18 +96,6 @@ def read_weights(path: str, legacy_kept: list | None = None) -> dict[str, list[n
             out[name] = [_shaped(blob.array(), stored_shape(model, name, i, blob, legacy_kept),
                                  f"{path}: layer {name!r} blob {i}") for i, blob in enumerate(blobs)]
     return out
-
-
-def stored_shape(model, name, index, blob, legacy_kept=None):
-    """The shape a blob of `model` leaves the file in (read_weights)."""
-    if blob.dims is not None or not blob.has_legacy:
-        return blob.shape
-    shape = natural_shape(model.kinds.get(name, ""), index, blob.legacy)
-    if shape is None or sizes.count(shape) != sizes.count(blob.legacy):
-        if legacy_kept is not None:
-            legacy_kept.append((name, index, tuple(blob.legacy)))
-        return tuple(blob.legacy)
-    return shape
 
 
 def _shaped(array, shape, where):

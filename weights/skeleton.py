@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from common.errors import FCNError
-from weights.caffemodel import stored_shape
+from weights.blobs import stored_shape
 from weights.wire import Caffemodel
 
 SKELETON_KEY = "caffemodel.skeleton"      # base64 of the skeleton's bytes
