@@ -8,19 +8,19 @@ scripts written for build/tools/caffe.
 
 Flags in gflags' forms (-solver x, -solver=x, --solver x, --solver=x).
 -gpu is accepted with a note: this engine runs on the CPU. Lines go to
-stderr in glog's form (I1202 16:21:23.123456 pid file] message), so that
-Caffe's log parsers (tools/extra/parse_log.py) read them.
+stderr in glog's form (tools/gflags.py), so that Caffe's log parsers
+(tools/extra/parse_log.py) read them.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from datetime import datetime
 
 from common.errors import FCNError
 from core.options import Options
+from tools import gflags
 from tools.cli import closed_pipe
+from tools.gflags import glog
 
 USAGE = """caffe: command line brew
 usage: caffe <command> <args>
@@ -41,42 +41,10 @@ FLAGS = {"solver": ("", str), "weights": ("", str), "snapshot": ("", str), "mode
 
 def parse_flags(argv):
     """(command, {flag: value}) from gflags' forms; unknown flags are errors."""
-    command, flags, given = None, {k: v for k, (v, _) in FLAGS.items()}, set()
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token.startswith("-") and len(token) > 1:
-            name, eq, value = token.lstrip("-").partition("=")
-            if name not in FLAGS:
-                raise FCNError(f"unknown command line flag '{name}'")
-            if not eq:
-                if i + 1 >= len(argv):
-                    raise FCNError(f"flag '{name}' is missing its value")
-                i += 1
-                value = argv[i]
-            try:
-                flags[name] = FLAGS[name][1](value)
-            except ValueError:
-                raise FCNError(f"flag '{name}': {value!r} is not a number") from None
-            given.add(name)
-        elif command is None:
-            command = token
-        else:
-            raise FCNError(f"unexpected argument {token!r}")
-        i += 1
-    flags["given"] = given
-    return command, flags
-
-
-def glog(source):
-    """log(line) writing glog's INFO lines from `source` to stderr."""
-    pid = os.getpid()
-
-    def log(line):
-        now = datetime.now()
-        for part in str(line).splitlines() or [""]:
-            print(f"I{now:%m%d %H:%M:%S.%f} {pid} {source}] {part}", file=sys.stderr, flush=True)
-    return log
+    positional, flags = gflags.parse(argv, FLAGS)
+    if len(positional) > 1:
+        raise FCNError(f"unexpected argument {positional[1]!r}")
+    return (positional[0] if positional else None), flags
 
 
 def train(flags, options):
