@@ -56,7 +56,8 @@ def main(argv: list[str]) -> int:
             net.forward()
             for i, name in enumerate(blobs):
                 data = net.blobs[name].data
-                shape = (1,) * (4 - data.ndim) + tuple(data.shape) if data.ndim <= 4 else data.shape
+                # Caffe's LegacyShape: missing trailing axes count 1 ((N, D): D x 1 x 1).
+                shape = tuple(data.shape) + (1,) * (4 - data.ndim) if data.ndim <= 4 else data.shape
                 features = data.reshape(data.shape[0], -1)
                 for row in features:
                     datum = caffe_pb2.Datum(channels=shape[1], height=shape[2], width=shape[3])
