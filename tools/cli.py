@@ -14,7 +14,7 @@ from common.errors import FCNError
 from core.options import Options
 
 COMMANDS = ["nets", "shapes", "compare", "train", "test", "score", "recipe", "time", "infer", "convert", "info",
-            "draw", "download", "run", "pycaffe", "table"]
+            "draw", "download", "run", "pycaffe", "table", "examples"]
 
 
 def build_parser():
