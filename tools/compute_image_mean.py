@@ -21,7 +21,9 @@ USAGE = "Usage:\n    compute_image_mean [FLAGS] INPUT_DB [OUTPUT_FILE]"
 
 
 def mean_image(db: str, log) -> np.ndarray:
-    total, count, shape = None, 0, None
+    total: np.ndarray | None = None
+    shape: tuple = ()
+    count = 0
     for key, value in read_records(db, db):
         datum = caffe_pb2.Datum()
         try:
@@ -42,7 +44,7 @@ def mean_image(db: str, log) -> np.ndarray:
         count += 1
         if count % 10000 == 0:
             log(f"Processed {count} files.")
-    if not count:
+    if total is None:
         raise FCNError(f"{db}: the LMDB holds no records")
     if count % 10000:
         log(f"Processed {count} files.")
