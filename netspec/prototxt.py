@@ -42,6 +42,19 @@ def read_text(path, message):
     return parse_text(text, message, path)
 
 
+def read_binary(path, message, what):
+    """Merge the binary protobuf file at `path` (a `what`) into `message`;
+    a file that is not one is a one-line error."""
+    from google.protobuf.message import DecodeError
+    with open_input(path, what) as f:
+        raw = f.read()
+    try:
+        message.ParseFromString(raw)
+    except DecodeError as err:
+        raise FCNError(f"{path}: not a binary {message.DESCRIPTOR.name} ({err})") from None
+    return message
+
+
 def read_net(path):
     """A NetParameter from a prototxt, upgraded as Caffe upgrades on read."""
     return upgrade_net(read_text(path, caffe_pb2.NetParameter()), path)

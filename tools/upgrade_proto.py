@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import sys
 
-from google.protobuf.message import DecodeError
-
 from common.atomic import write_atomic
-from common.errors import FCNError, open_input
 from netspec import caffe_pb2, read_text, write_text
+from netspec.prototxt import read_binary
 from netspec.upgrade import upgrade_net, upgrade_solver
 from tools import gflags
 
@@ -61,13 +59,7 @@ def net_binary(argv: list[str]) -> int:
         print("Usage: upgrade_net_proto_binary v0_net_proto_file_in net_proto_file_out", file=sys.stderr)
         return 1
     log = gflags.glog("upgrade_net_proto_binary.cpp")
-    with open_input(positional[0], "binary net") as f:
-        raw = f.read()
-    net = caffe_pb2.NetParameter()
-    try:
-        net.ParseFromString(raw)
-    except DecodeError as err:
-        raise FCNError(f"{positional[0]}: Failed to parse input binary file as NetParameter ({err})") from None
+    net = read_binary(positional[0], caffe_pb2.NetParameter(), "binary net")
     upgraded_net(net, positional[0], log)
     write_atomic(positional[1], net.SerializeToString())
     log(f"Wrote upgraded NetParameter binary proto to {positional[1]}")

@@ -58,17 +58,9 @@ class Transformer:
 
 def read_mean_file(path: str, where: str) -> np.ndarray:
     """A binaryproto mean image (BlobProto, 1 x C x H x W or C x H x W) as C x H x W."""
-    from google.protobuf.message import DecodeError
-
-    from common.errors import open_input
+    from netspec.prototxt import read_binary
     from weights.blobs import to_array
-    with open_input(path, "mean file") as f:
-        raw = f.read()
-    blob = caffe_pb2.BlobProto()
-    try:
-        blob.ParseFromString(raw)
-    except DecodeError as err:
-        raise FCNError(f"{where}: {path} is not a binaryproto mean ({err})") from None
+    blob = read_binary(path, caffe_pb2.BlobProto(), "mean file")
     mean = to_array(blob, f"{path}")
     if mean.ndim == 4 and mean.shape[0] == 1:
         mean = mean[0]
